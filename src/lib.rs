@@ -1,0 +1,7 @@
+//! privatelink-operator: manage Alibaba Cloud PrivateLink endpoint services from Kubernetes.
+//!
+//! Flow is one-way: [`crd`] types → [`reconcile`] (observe → plan → act) → [`alicloud`] client → wire.
+//! [`sim`] is the PrivateLink simulator behind the `privatelink-sim` binary; it shares no signing code
+//! with [`alicloud`] so that a bug on one side cannot cancel out on the other.
+
+pub mod sim;

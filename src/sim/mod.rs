@@ -1,0 +1,1 @@
+//! privatelink-sim: a wire-compatible simulator of the Alibaba Cloud PrivateLink OpenAPI.
