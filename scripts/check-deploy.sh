@@ -12,8 +12,9 @@
 # The check also runs `helm lint --strict` with the default values and every
 # deploy/helm/privatelink-operator/ci/*-values.yaml, renders each variant, and
 # runs the Go tests in tests/helm (chart invariants on every variant, and the
-# Argo CD health script in gopher-lua). If target/testbin/kubeconform and its
-# schemas exist (make kubeconform), the rendered manifests are validated too.
+# Argo CD health script in gopher-lua), and validates every render, the
+# plain manifests, deploy/examples and the Argo CD fixtures with
+# `kubeconform -strict` against schemas generated offline (see kubeconform_schemas).
 set -euo pipefail
 
 mode="${1:-check}"
@@ -58,6 +59,24 @@ HDR
 	sed -e 's/^/    /' -e 's/^    $//' deploy/argocd/health.lua
 }
 
+# Generate kubeconform's JSON schemas into target/testbin/kubeconform-schemas
+# (regenerated when the swagger, the CRD or the generator change); prints the dir.
+kubeconform_schemas() {
+	local k8s swagger out stamp want
+	k8s="$(cd tests/apiserver && go mod download k8s.io/kubernetes && go list -m -f '{{.Dir}}' k8s.io/kubernetes)"
+	swagger="$k8s/api/openapi-spec/swagger.json"
+	[[ -f "$swagger" ]] || { echo "check-deploy: no $swagger" >&2; return 1; }
+	out=target/testbin/kubeconform-schemas
+	stamp="$out/.stamp"
+	want="$(cat "$swagger" "$crd_src" tests/helm/openapi2jsonschema/main.go | sha256sum | cut -d' ' -f1)"
+	if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+		rm -rf "$out"
+		(cd tests/helm && go run ./openapi2jsonschema -swagger "$swagger" -out "../../$out" "../../$crd_src") >&2
+		printf '%s\n' "$want" >"$stamp"
+	fi
+	echo "$root/$out"
+}
+
 [[ -f "$crd_src" ]] || { echo "check-deploy: $crd_src is missing (make crds)" >&2; exit 1; }
 
 if [[ "$mode" == render ]]; then
@@ -98,15 +117,20 @@ done
 # 3. Go tests: chart invariants per variant, Argo CD health script.
 (cd tests/helm && go test -count=1 ./...) || err "go test ./tests/helm failed"
 
-# 4. Schema validation, when kubeconform and offline schemas are present.
-kc=target/testbin/kubeconform
-schemas=target/testbin/kubeconform-schemas
-if [[ -x "$kc" && -d "$schemas" ]]; then
-	"$kc" -strict -summary -schema-location "$schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json" \
-		-skip ServiceMonitor "$manifest" deploy/manifests/namespace.yaml || err "kubeconform failed"
-else
-	echo "check-deploy: kubeconform skipped (no $kc or $schemas; run make kubeconform)"
-fi
+# 4. kubeconform -strict. Schemas: the Kubernetes OpenAPI (swagger.json) of
+#    the k8s.io/kubernetes module that tests/apiserver builds the test
+#    apiserver from, plus our CRD; ServiceMonitor has no schema and is skipped.
+KUBECONFORM="$(scripts/build-helm.sh kubeconform)"
+schemas="$(kubeconform_schemas)"
+kubeconform() {
+	"$KUBECONFORM" -strict -summary -skip ServiceMonitor \
+		-schema-location "$schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json" "$@"
+}
+kubeconform deploy/manifests deploy/examples deploy/argocd/testdata || err "kubeconform failed on committed YAML"
+for v in "${variants[@]:1}"; do
+	"$HELM" template "$release" "$chart" --namespace "$namespace" --include-crds -f "$v" >"$tmp/variant.yaml"
+	kubeconform "$tmp/variant.yaml" >/dev/null || { kubeconform "$tmp/variant.yaml" >&2 || true; err "kubeconform failed for $v"; }
+done
 
 if ((fail)); then
 	echo "check-deploy: FAILED" >&2
