@@ -317,7 +317,8 @@ func TestChartDefaults(t *testing.T) {
 
 	d := one(t, objs, "Deployment")
 	eq(t, "replicas", get(d, "spec", "replicas"), 1)
-	eq(t, "strategy", get(d, "spec", "strategy", "type"), "Recreate")
+	eq(t, "strategy", get(d, "spec", "strategy"), obj{"type": "RollingUpdate",
+		"rollingUpdate": obj{"maxSurge": 0, "maxUnavailable": 1}})
 	c := container(t, objs)
 	eq(t, "image", c["image"], "ghcr.io/privatelink-operator/privatelink-operator:"+chartAppVersion(t))
 	eq(t, "args", args(t, objs), []string{"run", "--concurrency=8", "--resync-seconds=600", "--qps=10",
@@ -382,7 +383,8 @@ func TestChartLeaderElection(t *testing.T) {
 	one(t, objs, "RoleBinding")
 	d := one(t, objs, "Deployment")
 	eq(t, "replicas", get(d, "spec", "replicas"), 2)
-	eq(t, "strategy", get(d, "spec", "strategy", "type"), "RollingUpdate")
+	eq(t, "strategy", get(d, "spec", "strategy"), obj{"type": "RollingUpdate",
+		"rollingUpdate": obj{"maxSurge": 1, "maxUnavailable": 0}})
 	if !slices.Contains(args(t, objs), "--leader-election") {
 		t.Errorf("args %v: want --leader-election", args(t, objs))
 	}
