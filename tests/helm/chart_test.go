@@ -453,6 +453,11 @@ func TestChartRejectsUnsafeValues(t *testing.T) {
 		"two replicas without leader election": {"--set", "replicaCount=2"},
 		"PDB with both bounds":                 {"--set", "podDisruptionBudget.enabled=true,podDisruptionBudget.minAvailable=1"},
 		"existing ServiceAccount without name": {"--set", "serviceAccount.create=false"},
+		"misspelt value (schema)":              {"--set", "leaderElection.enable=true"},
+		"bad log format (schema)":              {"--set", "operator.logFormat=yaml"},
+		"non-numeric concurrency (schema)":     {"--set", "operator.concurrency=eight"},
+		"invalid namespace name (schema)":      {"--set", "rbac.secretNamespaces={Team_A}"},
+		"empty alicloudCIDRs (schema)":         {"--set", "networkPolicy.alicloudCIDRs=null"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := helmTemplate(t, set...); err == nil {
