@@ -8,6 +8,7 @@ package testhelm
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -321,8 +322,9 @@ func TestChartDefaults(t *testing.T) {
 		"rollingUpdate": obj{"maxSurge": 0, "maxUnavailable": 1}})
 	c := container(t, objs)
 	eq(t, "image", c["image"], "ghcr.io/privatelink-operator/privatelink-operator:"+chartAppVersion(t))
-	eq(t, "args", args(t, objs), []string{"run", "--concurrency=8", "--resync-seconds=600", "--qps=10",
-		"--burst=20", "--http-addr=0.0.0.0:8080", "--log-format=json"})
+	eq(t, "args", args(t, objs), []string{"run", "--concurrency=8", "--resync-seconds=600",
+		"--terminal-retry-seconds=1800", "--qps=20", "--burst=40", "--request-timeout-seconds=15",
+		"--http-addr=0.0.0.0:8080", "--log-format=json"})
 	eq(t, "env names", slices.Sorted(func(yield func(string) bool) {
 		for k := range envByName(t, objs) {
 			if !yield(k) {
@@ -473,4 +475,65 @@ func TestPlainManifestsAreDefaultRender(t *testing.T) {
 		t.Fatal(err)
 	}
 	eq(t, "deploy/manifests/privatelink-operator.yaml (run make manifests)", splitDocs(t, raw), render(t))
+}
+
+// operatorFlags reads the long flags of `privatelink-operator run` from the
+// clap definitions in src/bin/privatelink-operator.rs (field after #[arg(long ...)]).
+func operatorFlags(t *testing.T) map[string]bool {
+	t.Helper()
+	raw, err := os.ReadFile("../../src/bin/privatelink-operator.rs")
+	if err != nil {
+		t.Skipf("no operator source: %v", err)
+	}
+	flags := map[string]bool{}
+	lines := strings.Split(string(raw), "\n")
+	for i, l := range lines {
+		l = strings.TrimSpace(l)
+		if !strings.HasPrefix(l, "#[arg(") || !strings.Contains(l, "long") {
+			continue
+		}
+		for _, next := range lines[i+1:] {
+			next = strings.TrimSpace(next)
+			if next == "" || strings.HasPrefix(next, "#[") || strings.HasPrefix(next, "//") {
+				continue
+			}
+			name, _, ok := strings.Cut(strings.TrimPrefix(next, "pub "), ":")
+			if ok {
+				flags["--"+strings.ReplaceAll(strings.TrimSpace(name), "_", "-")] = true
+			}
+			break
+		}
+	}
+	if len(flags) == 0 {
+		t.Fatal("found no #[arg(long)] fields in src/bin/privatelink-operator.rs")
+	}
+	return flags
+}
+
+// Every flag the chart passes must exist in the operator's CLI, or the pod
+// crash-loops on "unexpected argument". --leader-election is passed only with
+// leaderElection.enabled and may precede the operator's support for it.
+func TestArgsMatchOperatorCLI(t *testing.T) {
+	flags := operatorFlags(t)
+	variants := []string{""}
+	ci, _ := filepath.Glob(filepath.Join(chartDir, "ci/*-values.yaml"))
+	variants = append(variants, ci...)
+	for _, v := range variants {
+		var opts []string
+		if v != "" {
+			opts = []string{"-f", v}
+		}
+		for _, a := range args(t, render(t, opts...))[1:] {
+			flag, _, _ := strings.Cut(a, "=")
+			if flags[flag] {
+				continue
+			}
+			if flag == "--leader-election" {
+				t.Logf("%s: the operator has no --leader-election yet; leaderElection.enabled=true would crash-loop", v)
+				continue
+			}
+			t.Errorf("%s: chart passes %s, which privatelink-operator run does not accept (flags: %v)",
+				filepath.Base(v), flag, slices.Sorted(maps.Keys(flags)))
+		}
+	}
 }
