@@ -6,6 +6,7 @@ package testhelm
 import (
 	"os"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -33,7 +34,11 @@ func TestFluxHelmRelease(t *testing.T) {
 	one(t, readDocs(t, "../../deploy/flux/gitrepository.yaml"), "GitRepository")
 	ks := find(readDocs(t, "../../deploy/flux/flux-kustomization.yaml"), "Kustomization")
 	if len(ks) != 2 || get(ks[0], "spec", "path") != "./deploy/manifests" {
-		t.Errorf("flux-kustomization.yaml: want 2 Kustomizations, the first for ./deploy/manifests")
+		t.Fatalf("flux-kustomization.yaml: want 2 Kustomizations, the first for ./deploy/manifests")
+	}
+	patch, _ := get(ks[0], "spec", "patches", 0, "patch").(string)
+	if !strings.Contains(patch, "kustomize.toolkit.fluxcd.io/prune: disabled") {
+		t.Error("the manifests Kustomization must keep Flux from pruning the CRD")
 	}
 }
 
@@ -44,6 +49,9 @@ func TestArgoCDApplication(t *testing.T) {
 		t.Errorf("syncOptions %v: want ServerSideApply=true", opts)
 	}
 	eq(t, "source path", get(app, "spec", "source", "path"), "deploy/helm/privatelink-operator")
+	if get(app, "metadata", "finalizers") != nil {
+		t.Error("no resources-finalizer: deleting the Application would cascade to the CRD")
+	}
 	eq(t, "destination namespace", get(app, "spec", "destination", "namespace"), namespace)
 }
 
