@@ -443,7 +443,7 @@ func TestChartCredentials(t *testing.T) {
 	eq(t, "image", container(t, objs)["image"],
 		"ghcr.io/privatelink-operator/privatelink-operator@sha256:"+strings.Repeat("0", 64))
 	a := args(t, objs)
-	for _, want := range []string{"--endpoint=privatelink-vpc.cn-hangzhou.aliyuncs.com", "--log-format=text"} {
+	for _, want := range []string{"--endpoint=https://privatelink-vpc.{region}.aliyuncs.com", "--log-format=text"} {
 		if !slices.Contains(a, want) {
 			t.Errorf("args %v: want %s", a, want)
 		}
