@@ -511,8 +511,7 @@ func operatorFlags(t *testing.T) map[string]bool {
 }
 
 // Every flag the chart passes must exist in the operator's CLI, or the pod
-// crash-loops on "unexpected argument". --leader-election is passed only with
-// leaderElection.enabled and may precede the operator's support for it.
+// crash-loops on "unexpected argument".
 func TestArgsMatchOperatorCLI(t *testing.T) {
 	flags := operatorFlags(t)
 	variants := []string{""}
@@ -526,10 +525,6 @@ func TestArgsMatchOperatorCLI(t *testing.T) {
 		for _, a := range args(t, render(t, opts...))[1:] {
 			flag, _, _ := strings.Cut(a, "=")
 			if flags[flag] {
-				continue
-			}
-			if flag == "--leader-election" {
-				t.Logf("%s: the operator has no --leader-election yet; leaderElection.enabled=true would crash-loop", v)
 				continue
 			}
 			t.Errorf("%s: chart passes %s, which privatelink-operator run does not accept (flags: %v)",
