@@ -98,9 +98,9 @@ impl TestSim {
     async fn fast() -> Self {
         Self::start(SimConfig {
             timing: Timing {
-                create: Duration::from_millis(200),
-                update: Duration::from_millis(100),
-                delete: Duration::from_millis(200),
+                create: Duration::from_millis(500),
+                update: Duration::from_millis(500),
+                delete: Duration::from_millis(500),
             },
             ..SimConfig::default()
         })
@@ -116,6 +116,23 @@ impl TestSim {
         let status = r.status().as_u16();
         let text = r.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// Poll Get until the status (or error code) is `want`.
+    async fn wait_status(&self, get: &[(&str, &str)], want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let r = self.v3("GetVpcEndpointServiceAttribute", get).await;
+            let st = r.body["ServiceStatus"]
+                .as_str()
+                .unwrap_or_else(|| code(&r))
+                .to_string();
+            if st == want {
+                return;
+            }
+            assert!(Instant::now() < deadline, "never reached {want}, last {st}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Signed V3 call; query params in the URL (form body for Tag/UntagResources).
@@ -611,7 +628,7 @@ async fn faults_and_flow_control() {
 
     post(json!({"action": "CreateVpcEndpointService", "kind": "lose_response", "mode": "502", "count": 1}))
         .await;
-    let r = sim.v3("CreateVpcEndpointService", &CREATE.to_vec()).await;
+    let r = sim.v3("CreateVpcEndpointService", CREATE).await;
     assert_eq!(r.status, 502);
     assert_eq!(
         sim.admin(reqwest::Method::GET, "services", None).await.1["services"]
@@ -659,7 +676,7 @@ async fn lazy_states_and_admin_mutations() {
         sim.v3("GetVpcEndpointServiceAttribute", &get).await.body["ServiceStatus"],
         "Creating"
     );
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    sim.wait_status(&get, "Active").await;
     let g = sim.v3("GetVpcEndpointServiceAttribute", &get).await.body;
     assert_eq!(
         (g["ServiceStatus"].as_str(), g["ConnectBandwidth"].as_i64()),
@@ -711,7 +728,7 @@ async fn lazy_states_and_admin_mutations() {
         sim.v3("GetVpcEndpointServiceAttribute", &get).await.body["ServiceStatus"],
         "Pending"
     );
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    sim.wait_status(&get, "Active").await;
     let (s, ep) = sim
         .admin(
             reqwest::Method::POST,
@@ -735,11 +752,19 @@ async fn lazy_states_and_admin_mutations() {
     );
     let dis = with(&get, &[("EndpointId", ep["endpointId"].as_str().unwrap())]);
     assert_eq!(sim.v3("DisableVpcEndpointConnection", &dis).await.status, 200);
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    assert_eq!(sim.v3("DeleteVpcEndpointService", &get).await.status, 200);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let c = code(&sim.v3("DeleteVpcEndpointService", &get).await).to_string();
+        if c != "EndpointServiceConnectionDependence" {
+            assert_eq!(c, "OK");
+            break;
+        }
+        assert!(Instant::now() < deadline, "connection never disconnected");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let (_, services) = sim.admin(reqwest::Method::GET, "services", None).await;
     assert_eq!(services["services"][0]["serviceStatus"], "Deleting");
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    sim.wait_status(&get, "EndpointServiceNotFound").await;
     let r = sim.v3("GetVpcEndpointServiceAttribute", &get).await;
     assert_eq!((r.status, code(&r)), (400, "EndpointServiceNotFound"));
     assert_eq!(
