@@ -13,7 +13,7 @@ use std::{
 use futures::StreamExt;
 use kube::{
     Api, Client,
-    api::ListParams,
+    api::{ListParams, PartialObjectMeta},
     runtime::{
         Controller,
         controller::Config as ControllerConfig,
@@ -105,8 +105,14 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
     let reporter =
         Reporter { controller: "privatelink-operator".into(), instance: std::env::var("POD_NAME").ok() };
     let recorder = Recorder::new(client.clone(), reporter);
-    let ctx =
-        Arc::new(Context::new(client, cloud, default_credentials, recorder, metrics.clone(), cfg.settings));
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        cloud,
+        default_credentials,
+        recorder,
+        metrics.clone(),
+        cfg.settings,
+    ));
 
     let ready = Arc::new(AtomicBool::new(false));
     let standby = Arc::new(AtomicBool::new(false));
@@ -183,14 +189,24 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
             }
         }
     };
+    let readiness_api: Api<PartialObjectMeta<VpcEndpointService>> = match &cfg.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
     let controller = Controller::new(api, watcher::Config::default().any_semantic())
         .with_config(ControllerConfig::default().concurrency(cfg.concurrency))
         .graceful_shutdown_on(shutdown);
-    let store = controller.store();
+    // Ready once a full list of the objects has come through (a metadata-only watch that stops at
+    // its first InitDone). The controller's own `Store::wait_until_ready` is not used: its one-shot
+    // wakes only one waiter, and the controller itself is already waiting on it.
     tokio::spawn(async move {
-        if store.wait_until_ready().await.is_ok() {
-            ready.store(true, Ordering::Relaxed);
-            info!("cache synced; ready");
+        let mut events = watcher::watcher(readiness_api, watcher::Config::default().any_semantic()).boxed();
+        while let Some(ev) = events.next().await {
+            if let Ok(watcher::Event::InitDone) = ev {
+                ready.store(true, Ordering::Relaxed);
+                info!("initial list complete; ready");
+                break;
+            }
         }
     });
     info!(
