@@ -4,4 +4,5 @@
 //! [`sim`] is the PrivateLink simulator behind the `privatelink-sim` binary; it shares no signing code
 //! with [`alicloud`] so that a bug on one side cannot cancel out on the other.
 
+pub mod crd;
 pub mod sim;

@@ -1,0 +1,345 @@
+//! The `VpcEndpointService` custom resource (types only).
+//!
+//! The spec mirrors the request parameters of Alibaba Cloud's `CreateVpcEndpointService`
+//! (`privatelink` 2020-04-15). Every constraint the API documents and the API server can check is
+//! expressed here (schema + CEL), so bad input is rejected at admission and never reaches the cloud.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, CustomResourceExt, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// API group of our resources.
+pub const GROUP: &str = "privatelink.alicloud.dev";
+/// Finalizer that guards deletion of the cloud resource.
+pub const FINALIZER: &str = "vpcendpointservice.privatelink.alicloud.dev/cleanup";
+/// Tag the operator puts on every endpoint service it creates: the UID of the owning object.
+/// It makes adoption after a lost Create response safe and lets users find the owner of a service.
+pub const OWNER_TAG_KEY: &str = "privatelink.alicloud.dev/owner-uid";
+/// Maximum tags a user may set: Alibaba allows 20 per service, one is reserved for [`OWNER_TAG_KEY`].
+pub const MAX_USER_TAGS: usize = 19;
+
+/// Desired state of an Alibaba Cloud PrivateLink endpoint service.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "privatelink.alicloud.dev",
+    version = "v1alpha1",
+    kind = "VpcEndpointService",
+    namespaced,
+    status = "VpcEndpointServiceStatus",
+    shortname = "epsrv",
+    category = "alicloud",
+    category = "privatelink",
+    derive = "PartialEq",
+    doc = "An Alibaba Cloud PrivateLink endpoint service (CreateVpcEndpointService), managed declaratively.",
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(name = "Status", type_ = "string", json_path = ".status.serviceStatus"),
+    printcolumn(name = "ServiceId", type_ = "string", json_path = ".status.serviceId"),
+    printcolumn(name = "ServiceDomain", type_ = "string", json_path = ".status.serviceDomain"),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason",
+        priority = 1
+    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[x_kube(validation = Rule::new(
+    "!has(self.addressIpVersion) || self.addressIpVersion != 'DualStack' || self.serviceResourceType in ['nlb', 'gwlb']"
+).message("addressIpVersion DualStack requires serviceResourceType nlb or gwlb").field_path(".addressIpVersion"))]
+#[x_kube(validation = Rule::new(
+    "!has(self.resources) || self.resources.all(r, r.resourceType == self.serviceResourceType)"
+).message("every resources[].resourceType must equal serviceResourceType").field_path(".resources"))]
+#[serde(rename_all = "camelCase")]
+pub struct VpcEndpointServiceSpec {
+    /// Region of the endpoint service, e.g. `cn-hangzhou`. Immutable.
+    #[x_kube(validation = Rule::new("self == oldSelf").message("regionId is immutable; create a new VpcEndpointService to use another region"))]
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[a-z0-9-]+$"))]
+    pub region_id: String,
+
+    /// Description of the endpoint service (at most 180 characters, must not start with `http://` or `https://`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("!self.startsWith('http://') && !self.startsWith('https://')").message("serviceDescription must not start with http:// or https://"))]
+    #[schemars(length(max = 180))]
+    pub service_description: Option<String>,
+
+    /// Accept endpoint connection requests automatically. Default: false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_accept_enabled: Option<bool>,
+
+    /// Who pays for the endpoint connections: `Endpoint` (the consumer, default) or `EndpointService`.
+    /// Immutable.
+    #[serde(default = "default_payer")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("payer is immutable; create a new VpcEndpointService to change it"))]
+    pub payer: Payer,
+
+    /// Resolve the endpoint domain to an IP in the caller's zone first. Default: false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_affinity_enabled: Option<bool>,
+
+    /// Type of the backend resources: `slb` (CLB, default), `alb`, `nlb` or `gwlb`. Immutable.
+    #[serde(default = "default_resource_type")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("serviceResourceType is immutable; create a new VpcEndpointService to change it"))]
+    pub service_resource_type: ResourceType,
+
+    /// Backend resources of the service (at most 20). Resources can be attached and detached later.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    #[x_kube(validation = Rule::new("self.all(r, self.exists_one(o, o.resourceId == r.resourceId && (has(o.zoneId) ? o.zoneId : '') == (has(r.zoneId) ? r.zoneId : '')))").message("resources must not contain the same resourceId and zoneId twice"))]
+    pub resources: Vec<ServiceResource>,
+
+    /// IP version of the service: `IPv4` (default) or `DualStack` (nlb and gwlb only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address_ip_version: Option<AddressIpVersion>,
+
+    /// Resource group of the service, e.g. `rg-acfmy*****`. Changing it moves the service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub resource_group_id: Option<String>,
+
+    /// Tags of the service (at most 19; Alibaba allows 20 and the operator reserves one for its
+    /// ownership tag `privatelink.alicloud.dev/owner-uid`). Keys are unique.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 19))]
+    #[x_kube(validation = Rule::new("self.all(t, self.exists_one(o, o.key == t.key))").message("tag keys must be unique"))]
+    pub tags: Vec<Tag>,
+
+    /// Regions from which the service may be reached across regions (cross-region connectivity).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    #[x_kube(validation = Rule::new("self.all(r, r.matches('^[a-z0-9-]+$'))").message("supportedRegions entries must be region ids like cn-beijing"))]
+    pub supported_regions: Vec<String>,
+
+    /// Default bandwidth of endpoint connections in Mbit/s (100–10240). CLB and ALB services only;
+    /// applied after creation with UpdateVpcEndpointServiceAttribute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 100, max = 10240))]
+    pub connect_bandwidth: Option<i32>,
+
+    /// Secret in this namespace with the Alibaba Cloud credentials (keys `accessKeyId`, `accessKeySecret`
+    /// and optionally `securityToken`). When unset, the operator's own credentials are used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_secret_ref: Option<SecretRef>,
+
+    /// What happens to the cloud resource when this object is deleted: `Delete` (default) deletes the
+    /// endpoint service, `Orphan` leaves it in Alibaba Cloud.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<DeletionPolicy>,
+}
+
+fn default_payer() -> Payer {
+    Payer::Endpoint
+}
+
+fn default_resource_type() -> ResourceType {
+    ResourceType::Slb
+}
+
+/// Payer of the endpoint connections.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum Payer {
+    /// The service consumer pays.
+    Endpoint,
+    /// The service provider pays.
+    EndpointService,
+}
+
+/// Backend resource type.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceType {
+    /// Classic Load Balancer (CLB).
+    Slb,
+    /// Application Load Balancer.
+    Alb,
+    /// Network Load Balancer.
+    Nlb,
+    /// Gateway Load Balancer.
+    Gwlb,
+}
+
+/// IP version of the endpoint service.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum AddressIpVersion {
+    /// IPv4 only.
+    IPv4,
+    /// IPv4 and IPv6.
+    DualStack,
+}
+
+/// What to do with the cloud resource on deletion.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema, Default)]
+pub enum DeletionPolicy {
+    /// Delete the endpoint service.
+    #[default]
+    Delete,
+    /// Keep the endpoint service in Alibaba Cloud.
+    Orphan,
+}
+
+/// A backend resource of the endpoint service.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.resourceType == 'slb' || has(self.zoneId)").message("zoneId is required for alb, nlb and gwlb resources").field_path(".zoneId"))]
+pub struct ServiceResource {
+    /// Type of the resource: `slb`, `alb`, `nlb` or `gwlb`.
+    pub resource_type: ResourceType,
+    /// ID of the load balancer, e.g. `nlb-xxxx`.
+    #[schemars(length(min = 1, max = 128))]
+    pub resource_id: String,
+    /// Zone of the resource, e.g. `cn-hangzhou-h`. Required for alb, nlb and gwlb.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub zone_id: Option<String>,
+}
+
+/// A tag on the endpoint service.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+pub struct Tag {
+    /// Tag key: 1–64 characters, must not start with `aliyun` or `acs:`, must not contain `http://` or
+    /// `https://`, and must not use the operator's reserved prefix `privatelink.alicloud.dev/`.
+    #[schemars(length(min = 1, max = 64))]
+    #[x_kube(validation = Rule::new("!self.startsWith('aliyun') && !self.startsWith('acs:')").message("tag key must not start with 'aliyun' or 'acs:'"))]
+    #[x_kube(validation = Rule::new("!self.contains('http://') && !self.contains('https://')").message("tag key must not contain 'http://' or 'https://'"))]
+    #[x_kube(validation = Rule::new("!self.startsWith('privatelink.alicloud.dev/')").message("tag key prefix 'privatelink.alicloud.dev/' is reserved for the operator"))]
+    pub key: String,
+    /// Tag value: at most 128 characters, may be empty, must not contain `http://` or `https://`.
+    #[serde(default)]
+    #[schemars(length(max = 128))]
+    #[x_kube(validation = Rule::new("!self.contains('http://') && !self.contains('https://')").message("tag value must not contain 'http://' or 'https://'"))]
+    pub value: String,
+}
+
+/// Reference to a Secret in the same namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct SecretRef {
+    /// Name of the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}
+
+/// Observed state of the endpoint service.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VpcEndpointServiceStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Conditions: `Ready` (the service is Active and matches the spec), `Synced` (the last
+    /// reconciliation succeeded) and `Stalled` (a terminal error that needs a spec change).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "conditions_schema")]
+    pub conditions: Vec<Condition>,
+    /// ID of the endpoint service, e.g. `epsrv-hp3vpx8yqxblby3i****`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_id: Option<String>,
+    /// Name of the endpoint service that consumers use to create endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_name: Option<String>,
+    /// Domain name of the endpoint service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_domain: Option<String>,
+    /// Cloud-side state: `Creating`, `Pending`, `Active` or `Deleting`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_status: Option<String>,
+    /// Cloud-side business state: `Normal` or `FinancialLocked`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_business_status: Option<String>,
+    /// Creation time reported by Alibaba Cloud.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_time: Option<String>,
+    /// Region the service was created in (used for deletion even if the object is edited).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region_id: Option<String>,
+    /// ID of a previous service of this object that was deleted outside Kubernetes; the operator
+    /// created a replacement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_service_id: Option<String>,
+}
+
+fn conditions_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    serde_json::from_value(serde_json::json!({
+        "type": "array",
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["type"],
+        "items": {
+            "type": "object",
+            "required": ["lastTransitionTime", "message", "reason", "status", "type"],
+            "properties": {
+                "lastTransitionTime": { "type": "string", "format": "date-time" },
+                "message": { "type": "string" },
+                "observedGeneration": { "type": "integer", "format": "int64" },
+                "reason": { "type": "string" },
+                "status": { "type": "string", "enum": ["True", "False", "Unknown"] },
+                "type": { "type": "string" }
+            }
+        }
+    }))
+    .expect("valid conditions schema")
+}
+
+impl VpcEndpointService {
+    /// Region recorded at creation, falling back to the spec.
+    pub fn region(&self) -> &str {
+        self.status
+            .as_ref()
+            .and_then(|s| s.region_id.as_deref())
+            .unwrap_or(&self.spec.region_id)
+    }
+
+    /// The cloud ID, once known.
+    pub fn service_id(&self) -> Option<&str> {
+        self.status.as_ref().and_then(|s| s.service_id.as_deref())
+    }
+}
+
+/// The CRD as YAML, as `privatelink-operator crd` prints it.
+pub fn crd_yaml() -> String {
+    serde_yaml::to_string(&VpcEndpointService::crd()).expect("CRD serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn committed_crd_is_up_to_date() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/crds/vpcendpointservices.privatelink.alicloud.dev.yaml");
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == crd_yaml(),
+            "crds/ is out of date with the Rust types: run `make crds` and commit the result"
+        );
+    }
+
+    #[test]
+    fn spec_defaults_fill_immutable_fields() {
+        let spec: VpcEndpointServiceSpec = serde_json::from_value(serde_json::json!({"regionId": "cn-hangzhou"}))
+            .expect("minimal spec parses");
+        assert_eq!(spec.payer, Payer::Endpoint);
+        assert_eq!(spec.service_resource_type, ResourceType::Slb);
+    }
+
+    #[test]
+    fn crd_declares_identity_and_columns() {
+        let crd = serde_json::to_value(VpcEndpointService::crd()).unwrap();
+        assert_eq!(crd["metadata"]["name"], "vpcendpointservices.privatelink.alicloud.dev");
+        assert_eq!(crd["spec"]["scope"], "Namespaced");
+        assert_eq!(crd["spec"]["names"]["shortNames"][0], "epsrv");
+        let cols: Vec<&str> = crd["spec"]["versions"][0]["additionalPrinterColumns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        for want in ["Ready", "Status", "ServiceId", "ServiceDomain", "Age"] {
+            assert!(cols.contains(&want), "missing printer column {want}");
+        }
+        let subresources = &crd["spec"]["versions"][0]["subresources"];
+        assert!(subresources.get("status").is_some());
+    }
+}
