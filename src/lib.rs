@@ -4,5 +4,7 @@
 //! [`sim`] is the PrivateLink simulator behind the `privatelink-sim` binary; it shares no signing code
 //! with [`alicloud`] so that a bug on one side cannot cancel out on the other.
 
+pub mod alicloud;
 pub mod crd;
+pub mod metrics;
 pub mod sim;

@@ -1,0 +1,488 @@
+//! Typed requests and responses of the PrivateLink API (version 2020-04-15).
+//!
+//! Each request implements [`Operation`]: its action name, its wire parameters and its response type.
+//! Responses deserialize tolerantly (every field defaults) because Alibaba adds fields over time.
+
+use serde::{Deserialize, de::DeserializeOwned};
+
+use super::params::Params;
+
+/// One PrivateLink API action.
+pub trait Operation {
+    /// The response body type.
+    type Response: DeserializeOwned;
+    /// Action name, e.g. `CreateVpcEndpointService`.
+    const ACTION: &'static str;
+    /// Whether the call changes cloud state (metrics label and rate-limit accounting).
+    const MUTATING: bool;
+    /// Region the call goes to (selects the endpoint).
+    fn region(&self) -> &str;
+    /// Operation parameters in wire form.
+    fn params(&self) -> Params;
+}
+
+/// A backend resource of an endpoint service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResourceParam {
+    /// `slb`, `alb`, `nlb` or `gwlb`.
+    pub resource_type: String,
+    /// Load balancer ID.
+    pub resource_id: String,
+    /// Zone, required for alb/nlb/gwlb.
+    pub zone_id: Option<String>,
+}
+
+/// A tag.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TagParam {
+    /// Tag key.
+    pub key: String,
+    /// Tag value.
+    #[serde(default)]
+    pub value: String,
+}
+
+/// `CreateVpcEndpointService`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CreateVpcEndpointService {
+    pub region_id: String,
+    pub client_token: Option<String>,
+    pub dry_run: Option<bool>,
+    pub auto_accept_enabled: Option<bool>,
+    pub payer: Option<String>,
+    pub service_resource_type: Option<String>,
+    pub service_description: Option<String>,
+    pub zone_affinity_enabled: Option<bool>,
+    pub address_ip_version: Option<String>,
+    pub resource_group_id: Option<String>,
+    pub supported_region_list: Vec<String>,
+    pub resources: Vec<ResourceParam>,
+    pub tags: Vec<TagParam>,
+}
+
+fn resource_fields(r: &ResourceParam) -> Vec<(&'static str, Option<String>)> {
+    vec![
+        ("ResourceType", Some(r.resource_type.clone())),
+        ("ResourceId", Some(r.resource_id.clone())),
+        ("ZoneId", r.zone_id.clone()),
+    ]
+}
+
+fn tag_fields(t: &TagParam) -> Vec<(&'static str, Option<String>)> {
+    vec![("Key", Some(t.key.clone())), ("Value", Some(t.value.clone()))]
+}
+
+impl CreateVpcEndpointService {
+    /// Parameters without the ClientToken: what the token is derived from.
+    pub fn identity_params(&self) -> Params {
+        Params::new()
+            .put("RegionId", &self.region_id)
+            .opt_bool("AutoAcceptEnabled", self.auto_accept_enabled)
+            .opt("Payer", self.payer.clone())
+            .opt("ServiceResourceType", self.service_resource_type.clone())
+            .opt("ServiceDescription", self.service_description.clone())
+            .opt_bool("ZoneAffinityEnabled", self.zone_affinity_enabled)
+            .opt("AddressIpVersion", self.address_ip_version.clone())
+            .opt("ResourceGroupId", self.resource_group_id.clone())
+            .list("SupportedRegionList", &self.supported_region_list)
+            .structs("Resource", &self.resources, resource_fields)
+            .structs("Tag", &self.tags, tag_fields)
+    }
+}
+
+impl Operation for CreateVpcEndpointService {
+    type Response = CreateVpcEndpointServiceResponse;
+    const ACTION: &'static str = "CreateVpcEndpointService";
+    const MUTATING: bool = true;
+    fn region(&self) -> &str {
+        &self.region_id
+    }
+    fn params(&self) -> Params {
+        let mut p = self.identity_params().opt("ClientToken", self.client_token.clone());
+        p = p.opt_bool("DryRun", self.dry_run);
+        p
+    }
+}
+
+/// Answer of `CreateVpcEndpointService`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CreateVpcEndpointServiceResponse {
+    pub request_id: String,
+    pub service_id: String,
+    pub service_name: Option<String>,
+    pub service_domain: Option<String>,
+    pub service_status: Option<String>,
+    pub service_business_status: Option<String>,
+    pub create_time: Option<String>,
+}
+
+/// `GetVpcEndpointServiceAttribute`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GetVpcEndpointServiceAttribute {
+    pub region_id: String,
+    pub service_id: String,
+}
+
+impl Operation for GetVpcEndpointServiceAttribute {
+    type Response = ServiceAttributes;
+    const ACTION: &'static str = "GetVpcEndpointServiceAttribute";
+    const MUTATING: bool = false;
+    fn region(&self) -> &str {
+        &self.region_id
+    }
+    fn params(&self) -> Params {
+        Params::new().put("RegionId", &self.region_id).put("ServiceId", &self.service_id)
+    }
+}
+
+/// A supported region entry of a service.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SupportedRegion {
+    pub supported_region_id: String,
+    pub service_region_id: Option<String>,
+    pub region_service_status: Option<String>,
+}
+
+/// Attributes of an endpoint service, as Get (and, without zones, List) report them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ServiceAttributes {
+    pub request_id: String,
+    pub service_id: String,
+    pub service_name: Option<String>,
+    pub service_domain: Option<String>,
+    pub service_description: Option<String>,
+    pub service_status: Option<String>,
+    pub service_business_status: Option<String>,
+    pub service_resource_type: Option<String>,
+    pub payer: Option<String>,
+    pub region_id: Option<String>,
+    pub resource_group_id: Option<String>,
+    pub create_time: Option<String>,
+    pub auto_accept_enabled: Option<bool>,
+    pub zone_affinity_enabled: Option<bool>,
+    pub address_ip_version: Option<String>,
+    pub connect_bandwidth: Option<i64>,
+    pub zones: Vec<String>,
+    pub supported_region_set: Vec<SupportedRegion>,
+    pub tags: Vec<TagParam>,
+}
+
+/// `UpdateVpcEndpointServiceAttribute`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UpdateVpcEndpointServiceAttribute {
+    pub region_id: String,
+    pub service_id: String,
+    pub client_token: Option<String>,
+    pub auto_accept_enabled: Option<bool>,
+    pub service_description: Option<String>,
+    pub zone_affinity_enabled: Option<bool>,
+    pub connect_bandwidth: Option<i64>,
+    pub address_ip_version: Option<String>,
+    pub add_supported_region_set: Vec<String>,
+    pub delete_supported_region_set: Vec<String>,
+}
+
+impl UpdateVpcEndpointServiceAttribute {
+    /// Whether the request would change anything.
+    pub fn is_empty(&self) -> bool {
+        self.auto_accept_enabled.is_none()
+            && self.service_description.is_none()
+            && self.zone_affinity_enabled.is_none()
+            && self.connect_bandwidth.is_none()
+            && self.address_ip_version.is_none()
+            && self.add_supported_region_set.is_empty()
+            && self.delete_supported_region_set.is_empty()
+    }
+}
+
+impl Operation for UpdateVpcEndpointServiceAttribute {
+    type Response = Empty;
+    const ACTION: &'static str = "UpdateVpcEndpointServiceAttribute";
+    const MUTATING: bool = true;
+    fn region(&self) -> &str {
+        &self.region_id
+    }
+    fn params(&self) -> Params {
+        Params::new()
+            .put("RegionId", &self.region_id)
+            .put("ServiceId", &self.service_id)
+            .opt("ClientToken", self.client_token.clone())
+            .opt_bool("AutoAcceptEnabled", self.auto_accept_enabled)
+            .opt("ServiceDescription", self.service_description.clone())
+            .opt_bool("ZoneAffinityEnabled", self.zone_affinity_enabled)
+            .opt_int("ConnectBandwidth", self.connect_bandwidth)
+            .opt("AddressIpVersion", self.address_ip_version.clone())
+            .list("AddSupportedRegionSet", &self.add_supported_region_set)
+            .list("DeleteSupportedRegionSet", &self.delete_supported_region_set)
+    }
+}
+
+/// `DeleteVpcEndpointService`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeleteVpcEndpointService {
+    pub region_id: String,
+    pub service_id: String,
+}
+
+impl Operation for DeleteVpcEndpointService {
+    type Response = Empty;
+    const ACTION: &'static str = "DeleteVpcEndpointService";
+    const MUTATING: bool = true;
+    fn region(&self) -> &str {
+        &self.region_id
+    }
+    fn params(&self) -> Params {
+        Params::new().put("RegionId", &self.region_id).put("ServiceId", &self.service_id)
+    }
+}
+
+/// `ListVpcEndpointServices`, filtered (used to adopt by ownership tag).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListVpcEndpointServices {
+    pub region_id: String,
+    pub service_id: Option<String>,
+    pub tags: Vec<TagParam>,
+    pub max_results: Option<i64>,
+    pub next_token: Option<String>,
+}
+
+impl Operation for ListVpcEndpointServices {
+    type Response = ListVpcEndpointServicesResponse;
+    const ACTION: &'static str = "ListVpcEndpointServices";
+    const MUTATING: bool = false;
+    fn region(&self) -> &str {
+        &self.region_id
+    }
+    fn params(&self) -> Params {
+        Params::new()
+            .put("RegionId", &self.region_id)
+            .opt("ServiceId", self.service_id.clone())
+            .structs("Tag", &self.tags, tag_fields)
+            .opt_int("MaxResults", self.max_results)
+            .opt("NextToken", self.next_token.clone())
+    }
+}
+
+/// Answer of `ListVpcEndpointServices`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListVpcEndpointServicesResponse {
+    pub request_id: String,
+    pub next_token: Option<String>,
+    pub services: Vec<ServiceAttributes>,
+}
+
+/// `TagResources` on endpoint services.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagResources {
+    pub region_id: String,
+    pub service_id: String,
+    pub tags: Vec<TagParam>,
+}
+
+impl Operation for TagResources {
+    type Response = Empty;
+    const ACTION: &'static str = "TagResources";
+    const MUTATING: bool = true;
+    fn region(&self) -> &str {
+        &self.region_id
+    }
+    fn params(&self) -> Params {
+        Params::new()
+            .put("RegionId", &self.region_id)
+            .put("ResourceType", "vpcendpointservice")
+            .list("ResourceId", &[&self.service_id])
+            .structs("Tag", &self.tags, tag_fields)
+    }
+}
+
+/// `UntagResources` on an endpoint service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UntagResources {
+    pub region_id: String,
+    pub service_id: String,
+    pub tag_keys: Vec<String>,
+}
+
+impl Operation for UntagResources {
+    type Response = Empty;
+    const ACTION: &'static str = "UntagResources";
+    const MUTATING: bool = true;
+    fn region(&self) -> &str {
+        &self.region_id
+    }
+    fn params(&self) -> Params {
+        Params::new()
+            .put("RegionId", &self.region_id)
+            .put("ResourceType", "vpcendpointservice")
+            .list("ResourceId", &[&self.service_id])
+            .list("TagKey", &self.tag_keys)
+    }
+}
+
+/// `ListTagResources` of one endpoint service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListTagResources {
+    pub region_id: String,
+    pub service_id: String,
+    pub next_token: Option<String>,
+}
+
+impl Operation for ListTagResources {
+    type Response = ListTagResourcesResponse;
+    const ACTION: &'static str = "ListTagResources";
+    const MUTATING: bool = false;
+    fn region(&self) -> &str {
+        &self.region_id
+    }
+    fn params(&self) -> Params {
+        Params::new()
+            .put("RegionId", &self.region_id)
+            .put("ResourceType", "vpcendpointservice")
+            .list("ResourceId", &[&self.service_id])
+            .opt("NextToken", self.next_token.clone())
+    }
+}
+
+/// One tag row of `ListTagResources`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct TagResource {
+    pub resource_id: String,
+    pub tag_key: String,
+    pub tag_value: String,
+}
+
+/// Answer of `ListTagResources`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListTagResourcesResponse {
+    pub request_id: String,
+    pub next_token: Option<String>,
+    pub tag_resources: Vec<TagResource>,
+}
+
+/// `AttachResourceToVpcEndpointService`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttachResource {
+    pub region_id: String,
+    pub service_id: String,
+    pub resource: ResourceParam,
+}
+
+impl Operation for AttachResource {
+    type Response = Empty;
+    const ACTION: &'static str = "AttachResourceToVpcEndpointService";
+    const MUTATING: bool = true;
+    fn region(&self) -> &str {
+        &self.region_id
+    }
+    fn params(&self) -> Params {
+        Params::new()
+            .put("RegionId", &self.region_id)
+            .put("ServiceId", &self.service_id)
+            .put("ResourceId", &self.resource.resource_id)
+            .put("ResourceType", &self.resource.resource_type)
+            .opt("ZoneId", self.resource.zone_id.clone())
+    }
+}
+
+/// `DetachResourceFromVpcEndpointService`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DetachResource {
+    pub region_id: String,
+    pub service_id: String,
+    pub resource: ResourceParam,
+}
+
+impl Operation for DetachResource {
+    type Response = Empty;
+    const ACTION: &'static str = "DetachResourceFromVpcEndpointService";
+    const MUTATING: bool = true;
+    fn region(&self) -> &str {
+        &self.region_id
+    }
+    fn params(&self) -> Params {
+        Params::new()
+            .put("RegionId", &self.region_id)
+            .put("ServiceId", &self.service_id)
+            .put("ResourceId", &self.resource.resource_id)
+            .put("ResourceType", &self.resource.resource_type)
+            .opt("ZoneId", self.resource.zone_id.clone())
+    }
+}
+
+/// `ListVpcEndpointServiceResources`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListServiceResources {
+    pub region_id: String,
+    pub service_id: String,
+    pub next_token: Option<String>,
+}
+
+impl Operation for ListServiceResources {
+    type Response = ListServiceResourcesResponse;
+    const ACTION: &'static str = "ListVpcEndpointServiceResources";
+    const MUTATING: bool = false;
+    fn region(&self) -> &str {
+        &self.region_id
+    }
+    fn params(&self) -> Params {
+        Params::new()
+            .put("RegionId", &self.region_id)
+            .put("ServiceId", &self.service_id)
+            .opt("NextToken", self.next_token.clone())
+    }
+}
+
+/// A resource row of `ListVpcEndpointServiceResources`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ServiceResourceRow {
+    pub resource_id: String,
+    pub resource_type: String,
+    pub zone_id: Option<String>,
+}
+
+/// Answer of `ListVpcEndpointServiceResources`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListServiceResourcesResponse {
+    pub request_id: String,
+    pub next_token: Option<String>,
+    pub resources: Vec<ServiceResourceRow>,
+}
+
+/// `ChangeResourceGroup` of an endpoint service (the SDK sends no RegionId; we still route by region).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeResourceGroup {
+    pub region_id: String,
+    pub service_id: String,
+    pub resource_group_id: String,
+}
+
+impl Operation for ChangeResourceGroup {
+    type Response = Empty;
+    const ACTION: &'static str = "ChangeResourceGroup";
+    const MUTATING: bool = true;
+    fn region(&self) -> &str {
+        &self.region_id
+    }
+    fn params(&self) -> Params {
+        Params::new()
+            .put("ResourceId", &self.service_id)
+            .put("ResourceGroupId", &self.resource_group_id)
+            .put("ResourceType", "VpcEndpointService")
+    }
+}
+
+/// A response with only a `RequestId`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Empty {
+    pub request_id: String,
+}
