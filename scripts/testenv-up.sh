@@ -20,7 +20,8 @@ fi
 apply_manifests() {
   export KUBECONFIG="$TESTENV_DIR/admin.kubeconfig"
   if compgen -G "$ROOT/crds/*.yaml" >/dev/null; then
-    kubectl apply --server-side --force-conflicts -f "$ROOT/crds/" >/dev/null
+    kubectl apply --server-side --force-conflicts -f "$ROOT/crds/" >/dev/null ||
+      die "the API server rejected crds/ (see the message above); the testenv stays up for debugging"
     kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null
     log "applied crds/ ($(ls "$ROOT"/crds/*.yaml | wc -l) file(s))"
   else
@@ -38,8 +39,10 @@ apply_manifests() {
       /^kind:[ \t]*(Namespace|ServiceAccount|ClusterRole|ClusterRoleBinding|Role|RoleBinding|CustomResourceDefinition)[ \t]*$/ { keep = 1 }
       END { flush() }' >"$f"
     if [[ -s "$f" ]]; then
-      kubectl apply --server-side --force-conflicts -f "$f" >/dev/null
-      kubectl apply --server-side --force-conflicts --dry-run=server -f "$man/" >/dev/null
+      kubectl apply --server-side --force-conflicts -f "$f" >/dev/null ||
+        die "the API server rejected deploy/manifests/ RBAC (see above); the testenv stays up for debugging"
+      kubectl apply --server-side --force-conflicts --dry-run=server -f "$man/" >/dev/null ||
+        die "deploy/manifests/ fails a server-side dry run (see above); the testenv stays up for debugging"
       echo deploy >"$TESTENV_DIR/rbac"
       log "applied namespace/ServiceAccount/RBAC from deploy/manifests/ (the rest: server-side dry run OK)"
     else
@@ -82,6 +85,7 @@ if [[ -f "$TESTENV_DIR/env" ]]; then
 fi
 
 # ---- fresh start ---------------------------------------------------------------------------------
+if [[ -d "$TESTENV_DIR" ]]; then "$ROOT/scripts/testenv-down.sh"; fi
 command -v openssl >/dev/null || die "openssl is needed to create the test certificates"
 command -v kubectl >/dev/null || die "kubectl is needed"
 rm -rf "$TESTENV_DIR"
@@ -122,6 +126,8 @@ log "starting privatelink-sim"
 start_sim 0
 wait_apiserver_ready 120
 log "apiserver ready after $(( $(date +%s) - t0 ))s"
+echo none >"$TESTENV_DIR/rbac"
+write_env
 apply_manifests
 write_env
 print_usage

@@ -1,4 +1,4 @@
-//! 4. Admission: every manifest in `tests/admission/` is rejected by the API server with a message
+//! Test 4: Admission: every manifest in `tests/admission/` is rejected by the API server with a message
 //! naming the field, and nothing reaches the cloud.
 
 use std::path::PathBuf;
@@ -57,7 +57,13 @@ fn load_corpus() -> Vec<Case> {
                 }
                 (u, n) => panic!("{}: update={u} with {n} documents", file.display()),
             };
-            Case { file, name, expect, base, manifest }
+            Case {
+                file,
+                name,
+                expect,
+                base,
+                manifest,
+            }
         })
         .collect()
 }
@@ -75,7 +81,11 @@ async fn invalid_manifests_are_rejected_by_the_api_server() {
 
     let mut failures = Vec::new();
     for case in &cases {
-        let api = if case.base.is_some() { ctx.api_in(&quiet_ns) } else { ctx.api() };
+        let api = if case.base.is_some() {
+            ctx.api_in(&quiet_ns)
+        } else {
+            ctx.api()
+        };
         let result = match &case.base {
             None => {
                 let obj: DynamicObject = serde_json::from_value(case.manifest.clone()).unwrap();
@@ -86,17 +96,25 @@ async fn invalid_manifests_are_rejected_by_the_api_server() {
                 let stored = api
                     .create(&PostParams::default(), &base)
                     .await
-                    .unwrap_or_else(|e| panic!("{}: the valid original was rejected: {e}", case.file.display()));
+                    .unwrap_or_else(|e| {
+                        panic!("{}: the valid original was rejected: {e}", case.file.display())
+                    });
                 let mut obj: DynamicObject = serde_json::from_value(case.manifest.clone()).unwrap();
                 obj.metadata.resource_version = stored.metadata.resource_version;
                 api.replace(&case.name, &PostParams::default(), &obj).await
             }
         };
         match result {
-            Ok(_) => failures.push(format!("{}: ACCEPTED (expected a rejection)", case.file.display())),
+            Ok(_) => failures.push(format!(
+                "{}: ACCEPTED (expected a rejection)",
+                case.file.display()
+            )),
             Err(kube::Error::Api(resp)) => {
-                let missing: Vec<&String> =
-                    case.expect.iter().filter(|e| !resp.message.contains(e.as_str())).collect();
+                let missing: Vec<&String> = case
+                    .expect
+                    .iter()
+                    .filter(|e| !resp.message.contains(e.as_str()))
+                    .collect();
                 if !missing.is_empty() || !(400..500).contains(&resp.code) {
                     failures.push(format!(
                         "{}: HTTP {} message lacks {missing:?}: {}",
@@ -109,14 +127,28 @@ async fn invalid_manifests_are_rejected_by_the_api_server() {
             Err(e) => failures.push(format!("{}: unexpected error {e}", case.file.display())),
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 
     // Nothing reached the cloud. To know the operator was really watching, a valid canary object
     // must become Ready; then the cloud holds that one service and saw exactly one Create.
     ctx.create(service("adm-canary", "nlb-sim-001")).await;
     ctx.wait_ready("adm-canary").await;
     let services = sim.services().await;
-    assert_eq!(services.len(), 1, "only the canary reached the cloud: {services:#?}");
+    assert_eq!(
+        services.len(),
+        1,
+        "only the canary reached the cloud: {services:#?}"
+    );
     let creates = sim.calls(CREATE).await;
-    assert_eq!(creates.len(), 1, "only the canary's Create reached the cloud: {creates:#?}");
+    assert_eq!(
+        creates.len(),
+        1,
+        "only the canary's Create reached the cloud: {creates:#?}"
+    );
 }

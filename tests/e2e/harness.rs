@@ -157,7 +157,13 @@ impl Ctx {
         std::fs::create_dir_all(&log_dir).unwrap();
         let gvk = GroupVersionKind::gvk(GROUP, VERSION, KIND);
         let ar = ApiResource::from_gvk_with_plural(&gvk, "vpcendpointservices");
-        Ctx { env, client, ns, log_dir, ar }
+        Ctx {
+            env,
+            client,
+            ns,
+            log_dir,
+            ar,
+        }
     }
 
     pub fn api(&self) -> Api<DynamicObject> {
@@ -204,7 +210,10 @@ impl Ctx {
     }
 
     pub async fn get(&self, name: &str) -> Option<DynamicObject> {
-        self.api().get_opt(name).await.unwrap_or_else(|e| panic!("get {name}: {e}"))
+        self.api()
+            .get_opt(name)
+            .await
+            .unwrap_or_else(|e| panic!("get {name}: {e}"))
     }
 
     pub async fn delete(&self, name: &str) {
@@ -216,7 +225,8 @@ impl Ctx {
 
     /// Waits until `Ready=True`; returns the object.
     pub async fn wait_ready(&self, name: &str) -> DynamicObject {
-        self.wait_condition(name, "Ready", READY_TIMEOUT, |c| c["status"] == "True").await
+        self.wait_condition(name, "Ready", READY_TIMEOUT, |c| c["status"] == "True")
+            .await
     }
 
     /// Waits until the condition `type_` exists and satisfies `pred`; returns the object.
@@ -229,10 +239,16 @@ impl Ctx {
     ) -> DynamicObject {
         let what = format!("{}/{name}: condition {type_} as expected", self.ns);
         self.wait_until(&what, timeout, || async {
-            let obj = self.get(name).await.ok_or_else(|| "object does not exist".to_string())?;
+            let obj = self
+                .get(name)
+                .await
+                .ok_or_else(|| "object does not exist".to_string())?;
             match condition(&obj, type_) {
                 Some(c) if pred(&c) => Ok(obj),
-                _ => Err(format!("status = {}", obj.data.get("status").unwrap_or(&Value::Null))),
+                _ => Err(format!(
+                    "status = {}",
+                    obj.data.get("status").unwrap_or(&Value::Null)
+                )),
             }
         })
         .await
@@ -334,7 +350,10 @@ pub fn condition(obj: &DynamicObject, type_: &str) -> Option<Value> {
 }
 
 pub fn status_str(obj: &DynamicObject, field: &str) -> Option<String> {
-    obj.data.pointer(&format!("/status/{field}"))?.as_str().map(str::to_string)
+    obj.data
+        .pointer(&format!("/status/{field}"))?
+        .as_str()
+        .map(str::to_string)
 }
 
 /// A valid NLB-backed endpoint service in cn-hangzhou on the simulator's load balancer `lb`.
@@ -377,7 +396,11 @@ impl Proc {
             .stdout(file.try_clone().unwrap())
             .stderr(file);
         let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {name}: {e}"));
-        Proc { child, log, name: name.to_string() }
+        Proc {
+            child,
+            log,
+            name: name.to_string(),
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -413,17 +436,30 @@ pub struct Operator {
 impl Operator {
     pub fn start(log_dir: &Path, label: &str, kubeconfig: &Path, ns: &str, endpoint: &str) -> Operator {
         let mut cmd = Command::new(operator_bin());
-        cmd.args(["run", "--namespace", ns, "--endpoint", endpoint, "--http-addr", "127.0.0.1:0"])
-            .args(["--log-format", "text"])
-            .env("KUBECONFIG", kubeconfig)
-            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", "sim-ak-default")
-            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "sim-secret-default")
-            .env_remove("ALIBABA_CLOUD_SECURITY_TOKEN")
-            .env_remove("WATCH_NAMESPACE")
-            .env_remove("PRIVATELINK_ENDPOINT")
-            .env("RUST_LOG", std::env::var("E2E_OPERATOR_LOG").unwrap_or_else(|_| "info".into()));
+        cmd.args([
+            "run",
+            "--namespace",
+            ns,
+            "--endpoint",
+            endpoint,
+            "--http-addr",
+            "127.0.0.1:0",
+        ])
+        .args(["--log-format", "text"])
+        .env("KUBECONFIG", kubeconfig)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", "sim-ak-default")
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "sim-secret-default")
+        .env_remove("ALIBABA_CLOUD_SECURITY_TOKEN")
+        .env_remove("WATCH_NAMESPACE")
+        .env_remove("PRIVATELINK_ENDPOINT")
+        .env(
+            "RUST_LOG",
+            std::env::var("E2E_OPERATOR_LOG").unwrap_or_else(|_| "info".into()),
+        );
         let log = log_dir.join(format!("{label}.log"));
-        Operator { proc: Proc::spawn(cmd, log, label) }
+        Operator {
+            proc: Proc::spawn(cmd, log, label),
+        }
     }
 
     pub fn is_running(&mut self) -> bool {
@@ -450,7 +486,10 @@ impl Sim {
     pub async fn start(log_dir: &Path, args: &[&str]) -> Sim {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let (proc, port) = Self::spawn(log_dir, "sim", 0, &args).await;
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
         let sim = Sim {
             proc,
             port,
@@ -526,7 +565,11 @@ impl Sim {
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
         assert!(status.is_success(), "{method} {url} {body:?} -> {status}: {text}");
-        if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) }
+        if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        }
     }
 
     pub async fn journal(&self) -> Value {
