@@ -38,12 +38,14 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-pub fn operator_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_privatelink-operator")
+/// The operator binary cargo built for this test run (override: `E2E_OPERATOR_BIN`).
+pub fn operator_bin() -> String {
+    std::env::var("E2E_OPERATOR_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_privatelink-operator").into())
 }
 
-pub fn sim_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_privatelink-sim")
+/// The simulator binary cargo built for this test run (override: `E2E_SIM_BIN`).
+pub fn sim_bin() -> String {
+    std::env::var("E2E_SIM_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_privatelink-sim").into())
 }
 
 // ------------------------------------------------------------------------------------------------
