@@ -1,0 +1,775 @@
+//! privatelink-sim over real HTTP: admin API, faults, idempotency, auth checks, lazy states.
+//! Uses its own tiny V3/V1 signer (independent of src/sim/sign.rs and src/alicloud).
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use privatelink_operator::sim::{Sim, SimConfig, Timing, World, router, serve};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tower::ServiceExt;
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn sorted_query(params: &[(String, String)]) -> String {
+    let mut p: Vec<_> = params
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect();
+    p.sort();
+    p.join("&")
+}
+
+fn now_str(offset_secs: i64) -> String {
+    let t = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(offset_secs);
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+#[derive(Clone)]
+struct Opts {
+    ak: &'static str,
+    sk: &'static str,
+    token: Option<&'static str>,
+    nonce: Option<String>,
+    date_offset: i64,
+    version: &'static str,
+    unsigned_header: bool,
+    tamper_body: bool,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Self {
+            ak: "sim-ak-default",
+            sk: "sim-secret-default",
+            token: None,
+            nonce: None,
+            date_offset: 0,
+            version: "2020-04-15",
+            unsigned_header: false,
+            tamper_body: false,
+        }
+    }
+}
+
+struct TestSim {
+    base: String,
+    host: String,
+    http: reqwest::Client,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+struct Reply {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+impl TestSim {
+    async fn start(cfg: SimConfig) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(serve(listener, Sim::new(World::default_world(), cfg), async {
+            let _ = rx.await;
+        }));
+        Self {
+            base: format!("http://{addr}"),
+            host: addr.to_string(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap(),
+            _stop: tx,
+        }
+    }
+
+    async fn fast() -> Self {
+        Self::start(SimConfig {
+            timing: Timing {
+                create: Duration::from_millis(200),
+                update: Duration::from_millis(100),
+                delete: Duration::from_millis(200),
+            },
+            ..SimConfig::default()
+        })
+        .await
+    }
+
+    async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut rb = self.http.request(method, format!("{}/_sim/{path}", self.base));
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let r = rb.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// Signed V3 call; query params in the URL (form body for Tag/UntagResources).
+    async fn try_v3(&self, action: &str, params: &[(&str, &str)], o: &Opts) -> reqwest::Result<Reply> {
+        let params: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let form = action == "TagResources" || action == "UntagResources";
+        let (query, body) = if form {
+            (vec![], sorted_query(&params))
+        } else {
+            (params, String::new())
+        };
+        let body_hash = hex::encode(Sha256::digest(body.as_bytes()));
+        let mut headers = vec![
+            ("host".to_string(), self.host.clone()),
+            ("x-acs-action".into(), action.to_string()),
+            ("x-acs-content-sha256".into(), body_hash),
+            ("x-acs-date".into(), now_str(o.date_offset)),
+            (
+                "x-acs-signature-nonce".into(),
+                o.nonce
+                    .clone()
+                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            ),
+            ("x-acs-version".into(), o.version.to_string()),
+        ];
+        if form {
+            headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
+        }
+        if let Some(t) = o.token {
+            headers.push(("x-acs-security-token".into(), t.to_string()));
+        }
+        headers.sort();
+        let names: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
+        let canon_headers: String = headers.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
+        let cr = format!(
+            "POST\n/\n{}\n{}\n{}\n{}",
+            sorted_query(&query),
+            canon_headers,
+            names.join(";"),
+            headers
+                .iter()
+                .find(|(k, _)| k == "x-acs-content-sha256")
+                .unwrap()
+                .1
+        );
+        let sts = format!("ACS3-HMAC-SHA256\n{}", hex::encode(Sha256::digest(cr.as_bytes())));
+        let mut mac = Hmac::<Sha256>::new_from_slice(o.sk.as_bytes()).unwrap();
+        mac.update(sts.as_bytes());
+        let sig = hex::encode(mac.finalize().into_bytes());
+        let url = if query.is_empty() {
+            format!("{}/", self.base)
+        } else {
+            let qs: String = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&query)
+                .finish();
+            format!("{}/?{qs}", self.base)
+        };
+        let mut rb = self.http.post(url);
+        for (k, v) in &headers {
+            if k != "host" {
+                rb = rb.header(k.as_str(), v.as_str());
+            }
+        }
+        if o.unsigned_header {
+            rb = rb.header("x-acs-unsigned", "1");
+        }
+        rb = rb.header(
+            "authorization",
+            format!(
+                "ACS3-HMAC-SHA256 Credential={},SignedHeaders={},Signature={sig}",
+                o.ak,
+                names.join(";")
+            ),
+        );
+        let body = if o.tamper_body {
+            format!("{body}&X=1")
+        } else {
+            body
+        };
+        let r = rb.body(body).send().await?;
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await?;
+        Ok(Reply {
+            status,
+            headers,
+            body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        })
+    }
+
+    async fn v3(&self, action: &str, params: &[(&str, &str)]) -> Reply {
+        self.try_v3(action, params, &Opts::default()).await.unwrap()
+    }
+
+    /// Signed V1 (HMAC-SHA1) GET call.
+    async fn v1(&self, action: &str, params: &[(&str, &str)], sk: &str) -> Reply {
+        let mut all: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let nonce = uuid::Uuid::new_v4().to_string();
+        for (k, v) in [
+            ("Action", action),
+            ("Version", "2020-04-15"),
+            ("Format", "JSON"),
+            ("AccessKeyId", "sim-ak-default"),
+            ("SignatureMethod", "HMAC-SHA1"),
+            ("SignatureVersion", "1.0"),
+            ("SignatureNonce", nonce.as_str()),
+            ("Timestamp", now_str(0).as_str()),
+        ] {
+            all.push((k.into(), v.into()));
+        }
+        let sts = format!("GET&%2F&{}", enc(&sorted_query(&all)));
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(format!("{sk}&").as_bytes()).unwrap();
+        mac.update(sts.as_bytes());
+        all.push((
+            "Signature".into(),
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()),
+        ));
+        let qs: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&all)
+            .finish();
+        let r = self
+            .http
+            .get(format!("{}/?{qs}", self.base))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let body = r.json().await.unwrap();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+const CREATE: &[(&str, &str)] = &[
+    ("RegionId", "cn-hangzhou"),
+    ("ServiceResourceType", "nlb"),
+    ("Resource.1.ResourceType", "nlb"),
+    ("Resource.1.ResourceId", "nlb-sim-001"),
+    ("Resource.1.ZoneId", "cn-hangzhou-h"),
+];
+
+fn with<'a>(base: &[(&'a str, &'a str)], extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    base.iter().chain(extra).copied().collect()
+}
+
+fn code(r: &Reply) -> &str {
+    r.body["Code"].as_str().unwrap_or("OK")
+}
+
+#[tokio::test]
+async fn admin_journal_idempotency_and_reset() {
+    let sim = TestSim::fast().await;
+    let (s, body) = sim.admin(reqwest::Method::GET, "healthz", None).await;
+    assert_eq!((s, body), (200, Value::String("ok".into())));
+
+    let a = sim
+        .v3(
+            "CreateVpcEndpointService",
+            &with(CREATE, &[("ClientToken", "tok-1")]),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let rid = a.body["RequestId"].as_str().unwrap();
+    assert_eq!(rid, rid.to_uppercase());
+    assert_eq!(uuid::Uuid::parse_str(rid).unwrap().get_version_num(), 4);
+    let b = sim
+        .v3(
+            "CreateVpcEndpointService",
+            &with(CREATE, &[("ClientToken", "tok-1")]),
+        )
+        .await;
+    assert_eq!(a.body["ServiceId"], b.body["ServiceId"]);
+    let c = sim
+        .v3(
+            "CreateVpcEndpointService",
+            &with(CREATE, &[("ClientToken", "tok-1"), ("ServiceDescription", "x")]),
+        )
+        .await;
+    assert_eq!((c.status, code(&c)), (400, "IdempotenceSignatureMismatch"));
+    // Same token for another action is a different key.
+    let sid = a.body["ServiceId"].as_str().unwrap();
+    let u = sim
+        .v3(
+            "AddUserToVpcEndpointService",
+            &[
+                ("RegionId", "cn-hangzhou"),
+                ("ServiceId", sid),
+                ("UserId", "42"),
+                ("ClientToken", "tok-1"),
+            ],
+        )
+        .await;
+    assert_eq!(u.status, 200, "{}", u.body);
+
+    let (_, services) = sim.admin(reqwest::Method::GET, "services", None).await;
+    let list = services["services"].as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    let s0 = &list[0];
+    assert_eq!(s0["serviceId"], a.body["ServiceId"]);
+    assert_eq!(s0["accountId"], "1234567890123456");
+    assert_eq!(
+        s0["resources"][0],
+        json!({"resourceType": "nlb", "resourceId": "nlb-sim-001", "zoneId": "cn-hangzhou-h"})
+    );
+    assert_eq!(s0["users"], json!([42]));
+    assert_eq!(s0["connectBandwidth"], 3072);
+
+    let (_, j) = sim.admin(reqwest::Method::GET, "journal", None).await;
+    assert_eq!(j["total"], 4);
+    assert_eq!(
+        j["counts"]["CreateVpcEndpointService"],
+        json!({"OK": 2, "IdempotenceSignatureMismatch": 1})
+    );
+    let call = &j["calls"][0];
+    assert_eq!(call["action"], "CreateVpcEndpointService");
+    assert_eq!(call["clientToken"], "tok-1");
+    assert_eq!(call["serviceId"], a.body["ServiceId"]);
+    assert_eq!(call["httpStatus"], 200);
+    assert_eq!(call["requestId"], a.body["RequestId"]);
+    for k in ["seq", "account", "code", "time"] {
+        assert!(call.get(k).is_some(), "journal call has {k}");
+    }
+
+    let (s, _) = sim.admin(reqwest::Method::DELETE, "journal", None).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        sim.admin(reqwest::Method::GET, "journal", None).await.1["total"],
+        0
+    );
+    sim.admin(reqwest::Method::POST, "reset", None).await;
+    assert_eq!(
+        sim.admin(reqwest::Method::GET, "services", None).await.1["services"],
+        json!([])
+    );
+    // Tokens were cleared too: the same token now creates a new service.
+    let d = sim
+        .v3(
+            "CreateVpcEndpointService",
+            &with(CREATE, &[("ClientToken", "tok-1")]),
+        )
+        .await;
+    assert_ne!(d.body["ServiceId"], a.body["ServiceId"]);
+}
+
+#[tokio::test]
+async fn authentication_and_gateway_errors() {
+    let sim = TestSim::fast().await;
+    let list = [("RegionId", "cn-hangzhou")];
+    let ok = sim.v3("ListVpcEndpointServices", &list).await;
+    assert_eq!((ok.status, ok.body["TotalCount"].clone()), (200, json!(0)));
+
+    let cases: Vec<(Opts, &str, u16)> = vec![
+        (
+            Opts {
+                sk: "wrong",
+                ..Opts::default()
+            },
+            "SignatureDoesNotMatch",
+            400,
+        ),
+        (
+            Opts {
+                ak: "nope",
+                ..Opts::default()
+            },
+            "InvalidAccessKeyId.NotFound",
+            404,
+        ),
+        (
+            Opts {
+                ak: "sim-ak-inactive",
+                sk: "sim-secret-inactive",
+                ..Opts::default()
+            },
+            "InvalidAccessKeyId.Inactive",
+            400,
+        ),
+        (
+            Opts {
+                date_offset: -16 * 60,
+                ..Opts::default()
+            },
+            "InvalidTimeStamp.Expired",
+            400,
+        ),
+        (
+            Opts {
+                date_offset: 16 * 60,
+                ..Opts::default()
+            },
+            "InvalidTimeStamp.Expired",
+            400,
+        ),
+        (
+            Opts {
+                version: "2019-01-01",
+                ..Opts::default()
+            },
+            "InvalidVersion",
+            400,
+        ),
+        (
+            Opts {
+                unsigned_header: true,
+                ..Opts::default()
+            },
+            "IncompleteSignature",
+            400,
+        ),
+        (
+            Opts {
+                ak: "STS.sim-sts-ak",
+                sk: "sim-sts-secret",
+                token: Some("bad"),
+                ..Opts::default()
+            },
+            "InvalidSecurityToken.MismatchWithAccessKey",
+            400,
+        ),
+        (
+            Opts {
+                ak: "STS.sim-sts-ak",
+                sk: "sim-sts-secret",
+                token: None,
+                ..Opts::default()
+            },
+            "InvalidSecurityToken.MismatchWithAccessKey",
+            400,
+        ),
+        (
+            Opts {
+                ak: "sim-ak-unopened",
+                sk: "sim-secret-unopened",
+                ..Opts::default()
+            },
+            "NeedOpenProduct",
+            400,
+        ),
+    ];
+    for (o, want, status) in cases {
+        let r = sim.try_v3("ListVpcEndpointServices", &list, &o).await.unwrap();
+        assert_eq!((code(&r), r.status), (want, status), "{}", r.body);
+        assert_eq!(r.headers["content-type"], "application/json;charset=utf-8");
+        for k in ["RequestId", "HostId", "Code", "Message", "Recommend"] {
+            assert!(r.body.get(k).is_some(), "error body has {k}");
+        }
+    }
+    let sts = Opts {
+        ak: "STS.sim-sts-ak",
+        sk: "sim-sts-secret",
+        token: Some("sim-sts-token"),
+        ..Opts::default()
+    };
+    assert_eq!(
+        sim.try_v3("ListVpcEndpointServices", &list, &sts)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+
+    // Body hash mismatch on a form-body action.
+    let tag = [
+        ("RegionId", "cn-hangzhou"),
+        ("ResourceType", "vpcendpointservice"),
+        ("ResourceId.1", "epsrv-x"),
+    ];
+    let r = sim
+        .try_v3(
+            "TagResources",
+            &tag,
+            &Opts {
+                tamper_body: true,
+                ..Opts::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(code(&r), "SignatureDoesNotMatch");
+
+    let r = sim.v3("DescribeNothing", &list).await;
+    assert_eq!((code(&r), r.status), ("InvalidApi.NotFound", 404));
+
+    let nonce = Opts {
+        nonce: Some("fixed-nonce-1".into()),
+        ..Opts::default()
+    };
+    assert_eq!(
+        sim.try_v3("ListVpcEndpointServices", &list, &nonce)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    let r = sim
+        .try_v3("ListVpcEndpointServices", &list, &nonce)
+        .await
+        .unwrap();
+    assert_eq!(code(&r), "SignatureNonceUsed");
+
+    // V1 (HMAC-SHA1) via GET with query parameters.
+    let r = sim
+        .v1("ListVpcEndpointServices", &list, "sim-secret-default")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = sim.v1("ListVpcEndpointServices", &list, "bad").await;
+    assert_eq!(code(&r), "SignatureDoesNotMatch");
+    assert!(r.headers.contains_key("x-acs-request-id"));
+
+    // Failed authentications are journalled without an account.
+    let (_, j) = sim.admin(reqwest::Method::GET, "journal", None).await;
+    let failed: Vec<&Value> = j["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["code"] == "SignatureDoesNotMatch")
+        .collect();
+    assert_eq!(failed.len(), 3);
+    assert!(failed.iter().all(|c| c["account"].is_null() && c["action"] != ""));
+}
+
+#[tokio::test]
+async fn faults_and_flow_control() {
+    let sim = TestSim::fast().await;
+    let list = [("RegionId", "cn-hangzhou")];
+    let post = |b: Value| sim.admin(reqwest::Method::POST, "faults", Some(b));
+    let (_, id) = post(
+        json!({"action": "ListVpcEndpointServices", "kind": "throttle", "retryAfterMs": 1500, "count": 1}),
+    )
+    .await;
+    assert_eq!(id["id"], 1);
+    let r = sim.v3("ListVpcEndpointServices", &list).await;
+    assert_eq!((r.status, code(&r)), (400, "Throttling.User"));
+    assert_eq!(r.headers["x-acs-retry-after"], "1500");
+    assert_eq!(
+        sim.v3("ListVpcEndpointServices", &list).await.status,
+        200,
+        "count exhausted"
+    );
+
+    post(json!({"account": "2234567890123456", "kind": "error"})).await;
+    assert_eq!(
+        sim.v3("ListVpcEndpointServices", &list).await.status,
+        200,
+        "other account's fault"
+    );
+    post(
+        json!({"account": "1234567890123456", "action": "GetVpcEndpointServiceAttribute", "kind": "error",
+                "code": "InternalError"}),
+    )
+    .await;
+    let r = sim
+        .v3(
+            "GetVpcEndpointServiceAttribute",
+            &[("RegionId", "cn-hangzhou"), ("ServiceId", "x")],
+        )
+        .await;
+    assert_eq!((r.status, code(&r)), (500, "InternalError"));
+    let (_, faults) = sim.admin(reqwest::Method::GET, "faults", None).await;
+    assert_eq!(faults["faults"].as_array().unwrap().len(), 3);
+    sim.admin(reqwest::Method::DELETE, "faults", None).await;
+
+    post(json!({"kind": "error", "probability": 0.0})).await;
+    assert_eq!(sim.v3("ListVpcEndpointServices", &list).await.status, 200);
+    sim.admin(reqwest::Method::DELETE, "faults", None).await;
+
+    post(json!({"kind": "latency", "latencyMs": 300, "count": 1})).await;
+    let t = Instant::now();
+    assert_eq!(sim.v3("ListVpcEndpointServices", &list).await.status, 200);
+    assert!(t.elapsed() >= Duration::from_millis(300));
+
+    // Lost response: committed, connection dropped; a retry with the token replays.
+    post(json!({"action": "CreateVpcEndpointService", "kind": "lose_response", "count": 1})).await;
+    let req = with(CREATE, &[("ClientToken", "lost-1")]);
+    let err = sim
+        .try_v3("CreateVpcEndpointService", &req, &Opts::default())
+        .await;
+    assert!(err.is_err(), "connection should be dropped");
+    let (_, services) = sim.admin(reqwest::Method::GET, "services", None).await;
+    assert_eq!(services["services"].as_array().unwrap().len(), 1);
+    let r = sim.v3("CreateVpcEndpointService", &req).await;
+    assert_eq!(r.body["ServiceId"], services["services"][0]["serviceId"]);
+
+    post(json!({"action": "CreateVpcEndpointService", "kind": "lose_response", "mode": "502", "count": 1}))
+        .await;
+    let r = sim.v3("CreateVpcEndpointService", &CREATE.to_vec()).await;
+    assert_eq!(r.status, 502);
+    assert_eq!(
+        sim.admin(reqwest::Method::GET, "services", None).await.1["services"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let (_, j) = sim.admin(reqwest::Method::GET, "journal", None).await;
+    assert_eq!(j["counts"]["CreateVpcEndpointService"]["OK"], 3);
+
+    // Per-account flow control.
+    let (s, cfg) = sim
+        .admin(reqwest::Method::PUT, "config", Some(json!({"qpsLimit": 3})))
+        .await;
+    assert_eq!((s, cfg["qpsLimit"].clone()), (200, json!(3.0)));
+    let mut codes = Vec::new();
+    for _ in 0..8 {
+        codes.push(code(&sim.v3("ListVpcEndpointServices", &list).await).to_string());
+    }
+    assert_eq!(codes[0], "OK");
+    assert!(codes.iter().any(|c| c == "Throttling.User"), "{codes:?}");
+    let other = Opts {
+        ak: "sim-ak-other",
+        sk: "sim-secret-other",
+        ..Opts::default()
+    };
+    assert_eq!(
+        sim.try_v3("ListVpcEndpointServices", &list, &other)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn lazy_states_and_admin_mutations() {
+    let sim = TestSim::fast().await;
+    let r = sim.v3("CreateVpcEndpointService", CREATE).await;
+    let sid = r.body["ServiceId"].as_str().unwrap().to_string();
+    let get = [("RegionId", "cn-hangzhou"), ("ServiceId", sid.as_str())];
+    assert_eq!(r.body["ServiceStatus"], "Creating");
+    assert_eq!(
+        sim.v3("GetVpcEndpointServiceAttribute", &get).await.body["ServiceStatus"],
+        "Creating"
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let g = sim.v3("GetVpcEndpointServiceAttribute", &get).await.body;
+    assert_eq!(
+        (g["ServiceStatus"].as_str(), g["ConnectBandwidth"].as_i64()),
+        (Some("Active"), Some(0))
+    );
+
+    // Admin: force a lock, add a connection and a load balancer.
+    let (s, _) = sim
+        .admin(
+            reqwest::Method::POST,
+            &format!("services/{sid}/status"),
+            Some(json!({"serviceBusinessStatus": "FinancialLocked"})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let upd = with(&get, &[("ServiceDescription", "x")]);
+    assert_eq!(
+        code(&sim.v3("UpdateVpcEndpointServiceAttribute", &upd).await),
+        "EndpointServiceLocked"
+    );
+    sim.admin(
+        reqwest::Method::POST,
+        &format!("services/{sid}/status"),
+        Some(json!({"serviceBusinessStatus": "Normal"})),
+    )
+    .await;
+    let (s, lb) = sim
+        .admin(
+            reqwest::Method::POST,
+            "load-balancers",
+            Some(json!({"accountId": "1234567890123456", "regionId": "cn-hangzhou", "id": "nlb-extra",
+                        "type": "nlb", "zones": ["cn-hangzhou-j"], "privateLinkSupported": true, "dualStack": false})),
+        )
+        .await;
+    assert_eq!(s, 200, "{lb}");
+    let attach = with(
+        &get,
+        &[
+            ("ResourceId", "nlb-extra"),
+            ("ResourceType", "nlb"),
+            ("ZoneId", "cn-hangzhou-j"),
+        ],
+    );
+    assert_eq!(
+        sim.v3("AttachResourceToVpcEndpointService", &attach).await.status,
+        200
+    );
+    assert_eq!(
+        sim.v3("GetVpcEndpointServiceAttribute", &get).await.body["ServiceStatus"],
+        "Pending"
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let (s, ep) = sim
+        .admin(
+            reqwest::Method::POST,
+            "connections",
+            Some(json!({"serviceId": sid, "endpointOwnerId": 7})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert!(ep["endpointId"].as_str().unwrap().starts_with("ep-"));
+    let (s, _) = sim
+        .admin(
+            reqwest::Method::POST,
+            "connections",
+            Some(json!({"serviceId": "epsrv-none"})),
+        )
+        .await;
+    assert_eq!(s, 404);
+    assert_eq!(
+        code(&sim.v3("DeleteVpcEndpointService", &get).await),
+        "EndpointServiceConnectionDependence"
+    );
+    let dis = with(&get, &[("EndpointId", ep["endpointId"].as_str().unwrap())]);
+    assert_eq!(sim.v3("DisableVpcEndpointConnection", &dis).await.status, 200);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(sim.v3("DeleteVpcEndpointService", &get).await.status, 200);
+    let (_, services) = sim.admin(reqwest::Method::GET, "services", None).await;
+    assert_eq!(services["services"][0]["serviceStatus"], "Deleting");
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let r = sim.v3("GetVpcEndpointServiceAttribute", &get).await;
+    assert_eq!((r.status, code(&r)), (400, "EndpointServiceNotFound"));
+    assert_eq!(
+        sim.admin(reqwest::Method::GET, "services", None).await.1["services"],
+        json!([])
+    );
+
+    // Token TTL is configurable at runtime.
+    sim.admin(
+        reqwest::Method::PUT,
+        "config",
+        Some(json!({"tokenTtlSeconds": 0.1, "createSeconds": 0})),
+    )
+    .await;
+    let req = with(CREATE, &[("ClientToken", "ttl")]);
+    let a = sim.v3("CreateVpcEndpointService", &req).await;
+    assert_eq!(a.body["ServiceStatus"], "Active");
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let b = sim.v3("CreateVpcEndpointService", &req).await;
+    assert_ne!(a.body["ServiceId"], b.body["ServiceId"]);
+}
+
+#[tokio::test]
+async fn admin_api_absent_when_disabled() {
+    let sim = Sim::new(World::default_world(), SimConfig::default());
+    for (admin, want) in [(false, 404), (true, 200)] {
+        let req = http::Request::get("/_sim/healthz")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let resp = router(sim.clone(), admin).oneshot(req).await.unwrap();
+        assert_eq!(resp.status().as_u16(), want);
+    }
+}
