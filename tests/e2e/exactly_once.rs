@@ -49,67 +49,111 @@ async fn lost_create_response_still_yields_exactly_one_service() {
     one_token(&creates);
 }
 
+/// The operator is killed (SIGKILL) while its Create call is open: the sim holds the answer back for
+/// 4 s. Whether or not the cloud completes that call, a new operator must end with one service.
 #[tokio::test]
-async fn operator_killed_during_create_does_not_duplicate_the_service() {
-    let ctx = Ctx::new("kill-create").await;
+async fn operator_killed_while_create_is_in_flight_does_not_duplicate() {
+    let ctx = Ctx::new("kill-inflight").await;
     let sim = ctx.start_sim(&[]).await;
-    // Create takes 4 s to answer, which leaves time to kill the operator while the call is open.
     sim.fault(json!({"action": CREATE, "kind": "latency", "latencyMs": 4000, "count": 1}))
         .await;
     let mut op = ctx.start_operator_as(&sim, ctx.env.operator_identity(), "operator-1");
 
-    ctx.create(service("crash", "nlb-sim-001")).await;
-    // The request has reached the sim: it shows in the journal or the service exists.
+    ctx.create(service("inflight", "nlb-sim-001")).await;
+    // The finalizer is the operator's first write; Create follows immediately and then waits 4 s.
     ctx.wait_until(
-        "the Create call to reach the sim",
+        "the operator to add its finalizer",
         Duration::from_secs(30),
         || async {
-            let in_journal = !sim.calls(CREATE).await.is_empty();
-            let exists = !sim.services().await.is_empty();
-            if in_journal || exists {
+            let obj = ctx.get("inflight").await.ok_or("object missing")?;
+            if obj.metadata.finalizers.iter().flatten().any(|f| f == FINALIZER) {
                 Ok(())
             } else {
-                Err("no Create call yet".into())
+                Err(format!("finalizers {:?}", obj.metadata.finalizers))
             }
         },
     )
     .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     op.kill9();
-    let obj = ctx.get("crash").await.unwrap();
+    let obj = ctx.get("inflight").await.unwrap();
     assert_eq!(
         status_str(&obj, "serviceId"),
         None,
-        "the operator recorded the service id before it was killed, so this run did not test the race; \
-         status: {}",
+        "the operator had a serviceId although Create was still in flight; status: {}",
         obj.data["status"]
     );
-
-    // The cloud finishes the create although nobody reads the answer.
-    ctx.wait_until(
-        "the service to exist in the sim",
-        Duration::from_secs(30),
-        || async {
-            if sim.services().await.is_empty() {
-                Err("no service".into())
-            } else {
-                Ok(())
-            }
-        },
-    )
-    .await;
+    // Let the held-back call run out (the sim may complete it or drop it with the connection).
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let orphaned = sim.services().await.len();
 
     let _op2 = ctx.start_operator_as(&sim, ctx.env.operator_identity(), "operator-2");
-    let obj = ctx.wait_ready("crash").await;
+    let obj = ctx.wait_ready("inflight").await;
     let services = sim.services().await;
     assert_eq!(
         services.len(),
         1,
-        "exactly one service after the restart: {services:#?}"
+        "exactly one service after the restart (the killed call left {orphaned}): {services:#?}"
     );
     assert_eq!(
         status_str(&obj, "serviceId").as_deref(),
         services[0]["serviceId"].as_str()
     );
-    let creates = sim.calls(CREATE).await;
-    one_token(&creates);
+    one_token(&sim.calls(CREATE).await);
+}
+
+/// The cloud created the service but the operator never learned its id (the response was lost) and
+/// died before it could retry: a new operator process, which knows only the object, must adopt that
+/// service instead of creating a second one.
+#[tokio::test]
+async fn operator_killed_after_the_cloud_created_the_service_adopts_it() {
+    let ctx = Ctx::new("kill-orphan").await;
+    let sim = ctx.start_sim(&[]).await;
+    sim.fault(json!({"action": CREATE, "kind": "lose_response", "count": 1}))
+        .await;
+    let mut op = ctx.start_operator_as(&sim, ctx.env.operator_identity(), "operator-1");
+
+    ctx.create(service("orphan", "nlb-sim-001")).await;
+    ctx.wait_until(
+        "the cloud to create the service",
+        Duration::from_secs(30),
+        || async {
+            if sim.services().await.is_empty() {
+                Err("no service yet".into())
+            } else {
+                Ok(())
+            }
+        },
+    )
+    .await;
+    op.kill9();
+    let obj = ctx.get("orphan").await.unwrap();
+    assert_eq!(
+        status_str(&obj, "serviceId"),
+        None,
+        "the operator recorded a serviceId right after a lost Create response (before the kill); \
+         status: {}",
+        obj.data["status"]
+    );
+    let lost: Vec<_> = sim
+        .calls(CREATE)
+        .await
+        .into_iter()
+        .filter(|c| c["fault"] == "lose_response")
+        .collect();
+    assert_eq!(lost.len(), 1, "the first Create's response was dropped");
+
+    let _op2 = ctx.start_operator_as(&sim, ctx.env.operator_identity(), "operator-2");
+    let obj = ctx.wait_ready("orphan").await;
+    let services = sim.services().await;
+    assert_eq!(
+        services.len(),
+        1,
+        "the new operator adopted the service: {services:#?}"
+    );
+    assert_eq!(
+        status_str(&obj, "serviceId").as_deref(),
+        services[0]["serviceId"].as_str()
+    );
+    one_token(&sim.calls(CREATE).await);
 }
