@@ -20,6 +20,7 @@ pub const OWNER_TAG_KEY: &str = "privatelink.alicloud.dev/owner-uid";
 pub const MAX_USER_TAGS: usize = 19;
 
 /// Desired state of an Alibaba Cloud PrivateLink endpoint service.
+#[allow(clippy::duplicated_attributes)] // repeated `printcolumn(type_ = ...)` keys are intended
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "privatelink.alicloud.dev",
@@ -110,8 +111,7 @@ pub struct VpcEndpointServiceSpec {
 
     /// Regions from which the service may be reached across regions (cross-region connectivity).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 20))]
-    #[x_kube(validation = Rule::new("self.all(r, r.matches('^[a-z0-9-]+$'))").message("supportedRegions entries must be region ids like cn-beijing"))]
+    #[schemars(length(max = 20), inner(length(min = 1, max = 64), regex(pattern = r"^[a-z0-9-]+$")))]
     pub supported_regions: Vec<String>,
 
     /// Default bandwidth of endpoint connections in Mbit/s (100–10240). CLB and ALB services only;
@@ -308,7 +308,10 @@ mod tests {
 
     #[test]
     fn committed_crd_is_up_to_date() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/crds/vpcendpointservices.privatelink.alicloud.dev.yaml");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/crds/vpcendpointservices.privatelink.alicloud.dev.yaml"
+        );
         let committed = std::fs::read_to_string(path).unwrap_or_default();
         assert!(
             committed == crd_yaml(),
@@ -318,8 +321,9 @@ mod tests {
 
     #[test]
     fn spec_defaults_fill_immutable_fields() {
-        let spec: VpcEndpointServiceSpec = serde_json::from_value(serde_json::json!({"regionId": "cn-hangzhou"}))
-            .expect("minimal spec parses");
+        let spec: VpcEndpointServiceSpec =
+            serde_json::from_value(serde_json::json!({"regionId": "cn-hangzhou"}))
+                .expect("minimal spec parses");
         assert_eq!(spec.payer, Payer::Endpoint);
         assert_eq!(spec.service_resource_type, ResourceType::Slb);
     }
@@ -327,7 +331,10 @@ mod tests {
     #[test]
     fn crd_declares_identity_and_columns() {
         let crd = serde_json::to_value(VpcEndpointService::crd()).unwrap();
-        assert_eq!(crd["metadata"]["name"], "vpcendpointservices.privatelink.alicloud.dev");
+        assert_eq!(
+            crd["metadata"]["name"],
+            "vpcendpointservices.privatelink.alicloud.dev"
+        );
         assert_eq!(crd["spec"]["scope"], "Namespaced");
         assert_eq!(crd["spec"]["names"]["shortNames"][0], "epsrv");
         let cols: Vec<&str> = crd["spec"]["versions"][0]["additionalPrinterColumns"]

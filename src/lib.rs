@@ -5,6 +5,16 @@
 //! with [`alicloud`] so that a bug on one side cannot cancel out on the other.
 
 pub mod alicloud;
+pub mod controller;
 pub mod crd;
+pub mod error;
+pub mod http;
 pub mod metrics;
+pub mod reconcile;
 pub mod sim;
+pub mod telemetry;
+
+#[cfg(test)]
+pub mod fixtures;
+
+pub use error::{Error, Result};

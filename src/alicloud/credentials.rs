@@ -13,7 +13,11 @@ pub struct Credentials {
 
 impl Credentials {
     /// Build credentials; empty strings are rejected by the caller.
-    pub fn new(access_key_id: impl Into<String>, access_key_secret: impl Into<String>, security_token: Option<String>) -> Self {
+    pub fn new(
+        access_key_id: impl Into<String>,
+        access_key_secret: impl Into<String>,
+        security_token: Option<String>,
+    ) -> Self {
         Self {
             access_key_id: access_key_id.into(),
             access_key_secret: access_key_secret.into(),
@@ -24,9 +28,17 @@ impl Credentials {
     /// The operator-wide default from `ALIBABA_CLOUD_ACCESS_KEY_ID` / `ALIBABA_CLOUD_ACCESS_KEY_SECRET`
     /// (+ `ALIBABA_CLOUD_SECURITY_TOKEN`), the first link of Alibaba's default credential chain.
     pub fn from_env() -> Option<Self> {
-        let id = std::env::var("ALIBABA_CLOUD_ACCESS_KEY_ID").ok().filter(|s| !s.is_empty())?;
-        let secret = std::env::var("ALIBABA_CLOUD_ACCESS_KEY_SECRET").ok().filter(|s| !s.is_empty())?;
-        Some(Self::new(id, secret, std::env::var("ALIBABA_CLOUD_SECURITY_TOKEN").ok()))
+        let id = std::env::var("ALIBABA_CLOUD_ACCESS_KEY_ID")
+            .ok()
+            .filter(|s| !s.is_empty())?;
+        let secret = std::env::var("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+            .ok()
+            .filter(|s| !s.is_empty())?;
+        Some(Self::new(
+            id,
+            secret,
+            std::env::var("ALIBABA_CLOUD_SECURITY_TOKEN").ok(),
+        ))
     }
 
     pub(crate) fn secret(&self) -> &str {
@@ -43,7 +55,10 @@ impl fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("access_key_id", &self.access_key_id)
             .field("access_key_secret", &"<redacted>")
-            .field("security_token", &self.security_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "security_token",
+                &self.security_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }

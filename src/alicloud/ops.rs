@@ -99,7 +99,9 @@ impl Operation for CreateVpcEndpointService {
         &self.region_id
     }
     fn params(&self) -> Params {
-        let mut p = self.identity_params().opt("ClientToken", self.client_token.clone());
+        let mut p = self
+            .identity_params()
+            .opt("ClientToken", self.client_token.clone());
         p = p.opt_bool("DryRun", self.dry_run);
         p
     }
@@ -133,7 +135,9 @@ impl Operation for GetVpcEndpointServiceAttribute {
         &self.region_id
     }
     fn params(&self) -> Params {
-        Params::new().put("RegionId", &self.region_id).put("ServiceId", &self.service_id)
+        Params::new()
+            .put("RegionId", &self.region_id)
+            .put("ServiceId", &self.service_id)
     }
 }
 
@@ -236,7 +240,9 @@ impl Operation for DeleteVpcEndpointService {
         &self.region_id
     }
     fn params(&self) -> Params {
-        Params::new().put("RegionId", &self.region_id).put("ServiceId", &self.service_id)
+        Params::new()
+            .put("RegionId", &self.region_id)
+            .put("ServiceId", &self.service_id)
     }
 }
 

@@ -43,7 +43,12 @@ impl Params {
     }
 
     /// Add a list of structs as `Name.N.Field`; `None` fields are omitted.
-    pub fn structs<T>(mut self, name: &str, items: &[T], fields: impl Fn(&T) -> Vec<(&'static str, Option<String>)>) -> Self {
+    pub fn structs<T>(
+        mut self,
+        name: &str,
+        items: &[T],
+        fields: impl Fn(&T) -> Vec<(&'static str, Option<String>)>,
+    ) -> Self {
         for (i, item) in items.iter().enumerate() {
             for (field, value) in fields(item) {
                 if let Some(v) = value {
@@ -75,7 +80,10 @@ mod tests {
                 vec![("Key", Some(k.to_string())), ("Value", Some(v.to_string()))]
             })
             .structs("Resource", &[("nlb-1", None::<&str>)], |(id, zone)| {
-                vec![("ResourceId", Some(id.to_string())), ("ZoneId", zone.map(str::to_string))]
+                vec![
+                    ("ResourceId", Some(id.to_string())),
+                    ("ZoneId", zone.map(str::to_string)),
+                ]
             });
         let want: Vec<(String, String)> = [
             ("RegionId", "cn-hangzhou"),

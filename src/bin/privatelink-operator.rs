@@ -1,4 +1,12 @@
+use std::{net::SocketAddr, process::ExitCode, time::Duration};
+
 use clap::{Parser, Subcommand};
+use privatelink_operator::{
+    alicloud::ClientConfig,
+    controller::{self, RunConfig},
+    reconcile::Settings,
+    telemetry::{self, LogFormat},
+};
 
 /// Kubernetes operator for Alibaba Cloud PrivateLink endpoint services.
 #[derive(Parser)]
@@ -12,10 +20,77 @@ struct Cli {
 enum Command {
     /// Print the CustomResourceDefinition as YAML.
     Crd,
+    /// Run the controller.
+    Run(RunArgs),
 }
 
-fn main() {
+#[derive(clap::Args)]
+struct RunArgs {
+    /// PrivateLink endpoint override: a URL such as `http://127.0.0.1:8787` or a template
+    /// `https://privatelink-vpc.{region}.aliyuncs.com`. Default: `https://privatelink.{region}.aliyuncs.com`.
+    #[arg(long, env = "PRIVATELINK_ENDPOINT")]
+    endpoint: Option<String>,
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "WATCH_NAMESPACE")]
+    namespace: Option<String>,
+    /// Maximum reconciliations in parallel.
+    #[arg(long, env = "PRIVATELINK_CONCURRENCY", default_value_t = 8)]
+    concurrency: u16,
+    /// Drift check interval once an object is Ready, in seconds.
+    #[arg(long, env = "PRIVATELINK_RESYNC_SECONDS", default_value_t = 600)]
+    resync_seconds: u64,
+    /// Safety retry of terminal errors in seconds (a spec change retries at once).
+    #[arg(long, env = "PRIVATELINK_TERMINAL_RETRY_SECONDS", default_value_t = 1800)]
+    terminal_retry_seconds: u64,
+    /// Sustained Alibaba Cloud requests per second, per access key.
+    #[arg(long, env = "PRIVATELINK_QPS", default_value_t = 20)]
+    qps: u32,
+    /// Burst of Alibaba Cloud requests, per access key.
+    #[arg(long, env = "PRIVATELINK_BURST", default_value_t = 40)]
+    burst: u32,
+    /// Timeout of one Alibaba Cloud request, in seconds.
+    #[arg(long, env = "PRIVATELINK_REQUEST_TIMEOUT_SECONDS", default_value_t = 15)]
+    request_timeout_seconds: u64,
+    /// Address of /healthz, /readyz and /metrics.
+    #[arg(long, env = "PRIVATELINK_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    http_addr: SocketAddr,
+    /// Log format.
+    #[arg(long, env = "PRIVATELINK_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Crd => print!("{}", privatelink_operator::crd::crd_yaml()),
+        Command::Crd => {
+            print!("{}", privatelink_operator::crd::crd_yaml());
+            ExitCode::SUCCESS
+        }
+        Command::Run(a) => {
+            telemetry::init(a.log_format);
+            let cfg = RunConfig {
+                namespace: a.namespace,
+                cloud: ClientConfig {
+                    endpoint: a.endpoint,
+                    timeout: Duration::from_secs(a.request_timeout_seconds),
+                    qps: a.qps,
+                    burst: a.burst,
+                },
+                settings: Settings {
+                    resync: Duration::from_secs(a.resync_seconds),
+                    terminal_retry: Duration::from_secs(a.terminal_retry_seconds),
+                },
+                concurrency: a.concurrency,
+                http_addr: a.http_addr,
+            };
+            match controller::run(cfg).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    eprintln!("privatelink-operator: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,604 @@
+//! Reconciliation of `VpcEndpointService`: observe → plan → act.
+//!
+//! * [`observe`]: credentials and the cloud's view of the service (Get, or adoption by ownership tag).
+//! * [`create`], [`update`]: pure planning of Create / Update / tag / resource changes.
+//! * [`delete`]: the finalizer's cleanup.
+//! * [`status`]: conditions and the status patch.
+//! * [`schedule`]: when to look again (polling, backoff), pure.
+//!
+//! Cloud errors are written to the status (reason = Alibaba code, message with RequestId) and returned,
+//! so `error_policy` can back off per object. A per-object gate swallows the watch event our own status
+//! patch causes, so a failing call is not repeated at once and a poll is not doubled.
+
+pub mod create;
+pub mod delete;
+pub mod observe;
+pub mod schedule;
+pub mod status;
+pub mod update;
+
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    runtime::{
+        controller::Action,
+        events::{Event as KubeEvent, EventType, Recorder},
+        finalizer::{Event as Finalizer, finalizer},
+        reflector::ObjectRef,
+    },
+};
+use parking_lot::Mutex;
+use tracing::{info, instrument, warn};
+
+use self::{
+    observe::Observed,
+    schedule::{Gate, Wait},
+    status::{Phase, apply_phase, write_status},
+};
+use crate::{
+    alicloud::{
+        AliCloudClient, CallError, Credentials, ErrorClass,
+        ops::{
+            AttachResource, ChangeResourceGroup, DetachResource, ServiceAttributes, TagResources,
+            UntagResources,
+        },
+    },
+    crd::{FINALIZER, VpcEndpointService, VpcEndpointServiceStatus},
+    error::{Error, Result},
+    metrics::{Metrics, ReadyLabels},
+};
+
+/// Tunables of the reconciler.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Drift-check interval once Ready.
+    pub resync: Duration,
+    /// Safety retry of terminal errors (a spec change retries at once).
+    pub terminal_retry: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            resync: Duration::from_secs(600),
+            terminal_retry: Duration::from_secs(1800),
+        }
+    }
+}
+
+/// Shared state of all reconciliations.
+pub struct Context {
+    /// Kubernetes client.
+    pub client: Client,
+    /// PrivateLink client.
+    pub cloud: AliCloudClient,
+    /// Operator-wide credentials, when configured.
+    pub default_credentials: Option<Credentials>,
+    /// Event recorder (one per controller, so events aggregate).
+    pub recorder: Recorder,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Tunables.
+    pub settings: Settings,
+    gates: Mutex<HashMap<ObjectRef<VpcEndpointService>, Gate>>,
+    ready_states: Mutex<HashMap<ObjectRef<VpcEndpointService>, &'static str>>,
+}
+
+impl Context {
+    /// Build the context.
+    pub fn new(
+        client: Client,
+        cloud: AliCloudClient,
+        default_credentials: Option<Credentials>,
+        recorder: Recorder,
+        metrics: Arc<Metrics>,
+        settings: Settings,
+    ) -> Self {
+        Self {
+            client,
+            cloud,
+            default_credentials,
+            recorder,
+            metrics,
+            settings,
+            gates: Mutex::default(),
+            ready_states: Mutex::default(),
+        }
+    }
+
+    fn gate_key(obj: &VpcEndpointService) -> ObjectRef<VpcEndpointService> {
+        ObjectRef::from(obj)
+    }
+
+    /// Remaining wait if this reconcile is an echo of our own write within a wait period.
+    fn gate_wait(&self, obj: &VpcEndpointService, now: Instant) -> Option<Duration> {
+        let gates = self.gates.lock();
+        gates
+            .get(&Self::gate_key(obj))
+            .and_then(|g| g.remaining(obj, now))
+    }
+
+    fn set_gate(&self, obj: &VpcEndpointService, wait: Wait, now: Instant) -> Duration {
+        let mut gates = self.gates.lock();
+        let gate = gates.entry(Self::gate_key(obj)).or_default();
+        gate.schedule(obj, wait, now)
+    }
+
+    fn forget(&self, obj: &VpcEndpointService) {
+        self.gates.lock().remove(&Self::gate_key(obj));
+        self.track_ready(obj, None);
+    }
+
+    fn track_ready(&self, obj: &VpcEndpointService, state: Option<&'static str>) {
+        let mut states = self.ready_states.lock();
+        let key = Self::gate_key(obj);
+        let old = match state {
+            Some(s) => states.insert(key, s),
+            None => states.remove(&key),
+        };
+        if old != state {
+            if let Some(o) = old {
+                self.metrics
+                    .objects
+                    .get_or_create(&ReadyLabels { ready: o.into() })
+                    .dec();
+            }
+            if let Some(s) = state {
+                self.metrics
+                    .objects
+                    .get_or_create(&ReadyLabels { ready: s.into() })
+                    .inc();
+            }
+        }
+    }
+
+    async fn publish(
+        &self,
+        obj: &VpcEndpointService,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
+        let ev = KubeEvent {
+            type_,
+            reason: reason.into(),
+            note: Some(note),
+            action: action.into(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&ev, &obj.object_ref(&())).await {
+            warn!(error = %e, "could not publish event");
+        }
+    }
+}
+
+fn now() -> Time {
+    Time(jiff::Timestamp::now())
+}
+
+/// The controller's reconcile function.
+#[instrument(skip(obj, ctx), fields(namespace = obj.namespace().unwrap_or_default(), name = obj.name_any(), service_id = obj.service_id().unwrap_or_default()))]
+pub async fn reconcile(obj: Arc<VpcEndpointService>, ctx: Arc<Context>) -> Result<Action> {
+    let started = Instant::now();
+    if let Some(wait) = ctx.gate_wait(&obj, started) {
+        return Ok(Action::requeue(wait));
+    }
+    ctx.metrics.reconcile_runs.inc();
+    let ns = obj.namespace().ok_or(Error::MissingObjectKey("namespace"))?;
+    let api: Api<VpcEndpointService> = Api::namespaced(ctx.client.clone(), &ns);
+    let result = finalizer(&api, FINALIZER, obj.clone(), |event| async {
+        match event {
+            Finalizer::Apply(o) => apply(&o, &ctx, &api).await,
+            Finalizer::Cleanup(o) => delete::cleanup(&o, &ctx, &api).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)).flatten());
+    ctx.metrics
+        .reconcile_duration
+        .observe(started.elapsed().as_secs_f64());
+    if result.is_ok() && obj.metadata.deletion_timestamp.is_some() {
+        // The finalizer is gone: the object leaves the cluster.
+        ctx.forget(&obj);
+    }
+    result
+}
+
+/// The controller's error policy: per-object backoff by error class, honouring `x-acs-retry-after`.
+pub fn error_policy(obj: Arc<VpcEndpointService>, err: &Error, ctx: Arc<Context>) -> Action {
+    let wait = match err {
+        Error::Requeue { after, .. } => after.map_or(Wait::Poll, Wait::Soon),
+        Error::Cloud(CallError::Cloud(e)) => match e.class() {
+            ErrorClass::Terminal => Wait::Fixed(ctx.settings.terminal_retry),
+            ErrorClass::Busy => Wait::Backoff {
+                base: Duration::from_secs(2),
+                hint: e.retry_after,
+            },
+            ErrorClass::Retryable | ErrorClass::NotFound => Wait::Backoff {
+                base: Duration::from_secs(5),
+                hint: e.retry_after,
+            },
+        },
+        e if e.is_terminal() => Wait::Fixed(ctx.settings.terminal_retry),
+        _ => Wait::Backoff {
+            base: Duration::from_secs(5),
+            hint: None,
+        },
+    };
+    if !matches!(err, Error::Requeue { .. }) {
+        ctx.metrics
+            .reconcile_failures
+            .get_or_create(&crate::metrics::ReasonLabels { reason: err.reason() })
+            .inc();
+        warn!(name = obj.name_any(), namespace = obj.namespace().unwrap_or_default(), error = %err, "reconcile failed");
+    }
+    Action::requeue(ctx.set_gate(&obj, wait, Instant::now()))
+}
+
+/// Record a failure in the status (Ready=False with the reason), then hand the error to `error_policy`.
+async fn fail(
+    obj: &VpcEndpointService,
+    ctx: &Context,
+    api: &Api<VpcEndpointService>,
+    mut st: VpcEndpointServiceStatus,
+    err: Error,
+) -> Result<Action> {
+    let reason = err.reason();
+    let message = match &err {
+        Error::Cloud(CallError::Cloud(e)) => {
+            format!("{}: {} (RequestId: {})", e.code, e.message, e.request_id)
+        }
+        other => other.to_string(),
+    };
+    let terminal = err.is_terminal();
+    let previous_reason =
+        status::condition(obj.status.as_ref(), status::cond::READY).map(|c| c.reason.clone());
+    apply_phase(
+        &mut st,
+        &Phase::Failed {
+            reason: reason.clone(),
+            message: message.clone(),
+            terminal,
+        },
+        obj.metadata.generation,
+        &now(),
+    );
+    if let Err(e) = write_status(api, obj, &st).await {
+        warn!(error = %e, "could not record the failure in status");
+    } else if previous_reason.as_deref() != Some(reason.as_str()) {
+        ctx.publish(obj, EventType::Warning, &reason, "Reconcile", message)
+            .await;
+    }
+    ctx.track_ready(obj, Some("False"));
+    Err(err)
+}
+
+/// Write the status for a phase (only if it changed) and keep the Ready gauge and events current.
+async fn write_phase(
+    obj: &VpcEndpointService,
+    ctx: &Context,
+    api: &Api<VpcEndpointService>,
+    mut st: VpcEndpointServiceStatus,
+    phase: &Phase,
+) -> Result<()> {
+    let was_ready = status::is_ready_for_generation(obj);
+    apply_phase(&mut st, phase, obj.metadata.generation, &now());
+    if write_status(api, obj, &st).await? {
+        ctx.metrics.status_patches.inc();
+    }
+    if let Phase::Available { message } = phase {
+        ctx.track_ready(obj, Some("True"));
+        if !was_ready {
+            info!(
+                service_id = st.service_id.as_deref().unwrap_or_default(),
+                "endpoint service is Ready"
+            );
+            ctx.publish(obj, EventType::Normal, "Available", "Reconcile", message.clone())
+                .await;
+        }
+    } else {
+        ctx.track_ready(obj, Some("False"));
+    }
+    Ok(())
+}
+
+/// Write the status for a phase and decide when to look again.
+async fn settle(
+    obj: &VpcEndpointService,
+    ctx: &Context,
+    api: &Api<VpcEndpointService>,
+    st: VpcEndpointServiceStatus,
+    phase: Phase,
+    wait: Wait,
+) -> Result<Action> {
+    write_phase(obj, ctx, api, st, &phase).await?;
+    Ok(Action::requeue(ctx.set_gate(obj, wait, Instant::now())))
+}
+
+async fn apply(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpointService>) -> Result<Action> {
+    let st = obj.status.clone().unwrap_or_default();
+    let uid = obj.uid().ok_or(Error::MissingObjectKey("uid"))?;
+    let creds = match observe::credentials(obj, ctx).await {
+        Ok(c) => c,
+        Err(e) => return fail(obj, ctx, api, st, e).await,
+    };
+    match observe::observe(obj, ctx, &creds, &uid).await {
+        Err(e) => fail(obj, ctx, api, st, e).await,
+        Ok(Observed::Absent) => create_service(obj, ctx, api, &creds, &uid, st).await,
+        Ok(Observed::Gone(old)) => {
+            let st = VpcEndpointServiceStatus {
+                conditions: st.conditions,
+                replaced_service_id: Some(old.clone()),
+                ..Default::default()
+            };
+            let message = format!(
+                "endpoint service {old} no longer exists in Alibaba Cloud (deleted outside Kubernetes); creating a replacement"
+            );
+            ctx.publish(
+                obj,
+                EventType::Warning,
+                "ServiceGone",
+                "Reconcile",
+                message.clone(),
+            )
+            .await;
+            settle(
+                obj,
+                ctx,
+                api,
+                st,
+                Phase::Progressing {
+                    reason: "Recreating".into(),
+                    message,
+                },
+                Wait::Soon(Duration::from_millis(100)),
+            )
+            .await
+        }
+        Ok(Observed::Found(attrs)) => converge(obj, ctx, api, &creds, &uid, st, *attrs).await,
+    }
+}
+
+async fn create_service(
+    obj: &VpcEndpointService,
+    ctx: &Context,
+    api: &Api<VpcEndpointService>,
+    creds: &Credentials,
+    uid: &str,
+    mut st: VpcEndpointServiceStatus,
+) -> Result<Action> {
+    let mut req = create::create_request(obj, uid);
+    req.client_token = Some(create::client_token(uid, &req, st.replaced_service_id.as_deref()));
+    let resp = match ctx.cloud.call(creds, &req).await {
+        Ok(r) => r,
+        Err(e) => return fail(obj, ctx, api, st, e.into()).await,
+    };
+    info!(service_id = %resp.service_id, request_id = %resp.request_id, "created endpoint service");
+    st.service_id = Some(resp.service_id.clone());
+    st.service_name = resp.service_name;
+    st.service_domain = resp.service_domain;
+    st.service_status = resp.service_status.or(Some("Creating".into()));
+    st.service_business_status = resp.service_business_status;
+    st.create_time = resp.create_time;
+    st.region_id = Some(obj.spec.region_id.clone());
+    let message = format!(
+        "CreateVpcEndpointService accepted (RequestId: {}); waiting for Active",
+        resp.request_id
+    );
+    ctx.publish(
+        obj,
+        EventType::Normal,
+        "Created",
+        "Create",
+        format!("Created endpoint service {}", resp.service_id),
+    )
+    .await;
+    // The ID goes to status before anything else: after a crash the next attempt finds it there.
+    settle(
+        obj,
+        ctx,
+        api,
+        st,
+        Phase::Progressing {
+            reason: "Creating".into(),
+            message,
+        },
+        Wait::Soon(schedule::FIRST_POLL),
+    )
+    .await
+}
+
+/// What the convergence step did.
+enum Step {
+    /// A change was sent; wait for the service to settle.
+    Changed(String),
+    /// Nothing to change.
+    InSync,
+}
+
+async fn converge(
+    obj: &VpcEndpointService,
+    ctx: &Context,
+    api: &Api<VpcEndpointService>,
+    creds: &Credentials,
+    uid: &str,
+    mut st: VpcEndpointServiceStatus,
+    attrs: ServiceAttributes,
+) -> Result<Action> {
+    status::absorb_attributes(&mut st, &attrs);
+    if st.region_id.is_none() {
+        st.region_id = Some(obj.spec.region_id.clone());
+    }
+    let sid = attrs.service_id.clone();
+    let cloud_status = attrs.service_status.clone().unwrap_or_default();
+    if attrs
+        .service_business_status
+        .as_deref()
+        .is_some_and(|b| b != "Normal")
+    {
+        let b = attrs.service_business_status.clone().unwrap_or_default();
+        let phase = Phase::Failed {
+            reason: b.chars().filter(|c| c.is_ascii_alphanumeric()).collect(),
+            message: format!(
+                "endpoint service {sid} is {b} in Alibaba Cloud; changes are blocked until this is resolved"
+            ),
+            terminal: false,
+        };
+        return settle(obj, ctx, api, st, phase, Wait::Fixed(schedule::MAX_POLL)).await;
+    }
+    if cloud_status != "Active" {
+        let (reason, what) = match cloud_status.as_str() {
+            "Creating" => ("Creating", "being created"),
+            "Pending" => ("Updating", "applying a change"),
+            "Deleting" => ("Deleting", "being deleted"),
+            _ => ("Progressing", "not Active yet"),
+        };
+        let message = format!("endpoint service {sid} is {what} (status {cloud_status})");
+        return settle(
+            obj,
+            ctx,
+            api,
+            st,
+            Phase::Progressing {
+                reason: reason.into(),
+                message,
+            },
+            Wait::Poll,
+        )
+        .await;
+    }
+    let step = match sync_spec(obj, ctx, creds, uid, &attrs).await {
+        Ok(step) => step,
+        Err(e) => return fail(obj, ctx, api, st, e).await,
+    };
+    match step {
+        Step::Changed(what) => {
+            let message = format!("endpoint service {sid}: {what}");
+            settle(
+                obj,
+                ctx,
+                api,
+                st,
+                Phase::Progressing {
+                    reason: "Updating".into(),
+                    message,
+                },
+                Wait::Soon(schedule::FIRST_POLL),
+            )
+            .await
+        }
+        Step::InSync => {
+            let message = format!("endpoint service {sid} is Active");
+            let resync = ctx.settings.resync;
+            settle(
+                obj,
+                ctx,
+                api,
+                st,
+                Phase::Available { message },
+                Wait::Fixed(resync),
+            )
+            .await
+        }
+    }
+}
+
+/// Bring an Active service in line with the spec, one step at a time. Attributes are compared on every
+/// pass (one Get per resync); tags, resources and the resource group only while the object is not yet
+/// Ready for its generation, so steady state costs a single cloud read.
+async fn sync_spec(
+    obj: &VpcEndpointService,
+    ctx: &Context,
+    creds: &Credentials,
+    uid: &str,
+    attrs: &ServiceAttributes,
+) -> Result<Step> {
+    let region = obj.region().to_string();
+    let sid = attrs.service_id.clone();
+    let mut update = update::diff_attributes(&obj.spec, attrs);
+    if !update.is_empty() {
+        update.region_id = region;
+        update.service_id = sid;
+        ctx.cloud.call(creds, &update).await?;
+        return Ok(Step::Changed("updating attributes".into()));
+    }
+    if status::is_ready_for_generation(obj) {
+        return Ok(Step::InSync);
+    }
+    let actual = observe::resources(ctx, creds, &region, &sid).await?;
+    match update::next_resource_change(&create::desired_resources(&obj.spec), &actual) {
+        Some(update::ResourceChange::Attach(resource)) => {
+            let what = format!("attaching {}", resource.resource_id);
+            ctx.cloud
+                .call(
+                    creds,
+                    &AttachResource {
+                        region_id: region,
+                        service_id: sid,
+                        resource,
+                    },
+                )
+                .await?;
+            return Ok(Step::Changed(what));
+        }
+        Some(update::ResourceChange::Detach(resource)) => {
+            let what = format!("detaching {}", resource.resource_id);
+            ctx.cloud
+                .call(
+                    creds,
+                    &DetachResource {
+                        region_id: region,
+                        service_id: sid,
+                        resource,
+                    },
+                )
+                .await?;
+            return Ok(Step::Changed(what));
+        }
+        None => {}
+    }
+    let tags = observe::tags(ctx, creds, &region, &sid).await?;
+    let (set, remove) = update::diff_tags(&create::desired_tags(&obj.spec, uid), &tags);
+    if !remove.is_empty() {
+        ctx.cloud
+            .call(
+                creds,
+                &UntagResources {
+                    region_id: region.clone(),
+                    service_id: sid.clone(),
+                    tag_keys: remove,
+                },
+            )
+            .await?;
+    }
+    if !set.is_empty() {
+        ctx.cloud
+            .call(
+                creds,
+                &TagResources {
+                    region_id: region.clone(),
+                    service_id: sid.clone(),
+                    tags: set,
+                },
+            )
+            .await?;
+    }
+    if let Some(rg) = &obj.spec.resource_group_id
+        && attrs.resource_group_id.as_ref() != Some(rg)
+    {
+        let op = ChangeResourceGroup {
+            region_id: region,
+            service_id: sid,
+            resource_group_id: rg.clone(),
+        };
+        ctx.cloud.call(creds, &op).await?;
+    }
+    Ok(Step::InSync)
+}

@@ -1,0 +1,168 @@
+//! Observe: which credentials to use, and what the cloud knows about this object's service.
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Api, ResourceExt};
+
+use super::Context;
+use crate::{
+    alicloud::{
+        Credentials,
+        ops::{
+            GetVpcEndpointServiceAttribute, ListServiceResources, ListTagResources, ListVpcEndpointServices,
+            ServiceAttributes, ServiceResourceRow, TagParam,
+        },
+    },
+    crd::{OWNER_TAG_KEY, VpcEndpointService},
+    error::{Error, Result},
+};
+
+/// Annotation naming an existing endpoint service to adopt instead of creating one.
+pub const ADOPT_ANNOTATION: &str = "privatelink.alicloud.dev/adopt-service-id";
+
+/// The cloud's view of this object's service.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Observed {
+    /// No service yet: create one.
+    Absent,
+    /// The service recorded in status was deleted outside Kubernetes.
+    Gone(String),
+    /// The service, as Alibaba reports it.
+    Found(Box<ServiceAttributes>),
+}
+
+/// Credentials for an object: its Secret if it names one, else the operator's default.
+/// Secret values are never logged or copied anywhere but into the request signer.
+pub async fn credentials(obj: &VpcEndpointService, ctx: &Context) -> Result<Credentials> {
+    let Some(r) = &obj.spec.credentials_secret_ref else {
+        return ctx.default_credentials.clone().ok_or_else(|| {
+            Error::Credentials(
+                "no spec.credentialsSecretRef and the operator has no default credentials (ALIBABA_CLOUD_ACCESS_KEY_ID)".into(),
+            )
+        });
+    };
+    let ns = obj.namespace().unwrap_or_default();
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    let secret = secrets
+        .get_opt(&r.name)
+        .await?
+        .ok_or_else(|| Error::Credentials(format!("Secret {ns}/{} not found", r.name)))?;
+    let data = secret.data.unwrap_or_default();
+    let field = |k: &str| {
+        data.get(k)
+            .map(|b| String::from_utf8_lossy(&b.0).trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let id = field("accessKeyId")
+        .ok_or_else(|| Error::Credentials(format!("Secret {ns}/{} has no key accessKeyId", r.name)))?;
+    let key = field("accessKeySecret")
+        .ok_or_else(|| Error::Credentials(format!("Secret {ns}/{} has no key accessKeySecret", r.name)))?;
+    Ok(Credentials::new(id, key, field("securityToken")))
+}
+
+/// Look up the service: by `status.serviceId`, else by the adoption annotation, else by the ownership
+/// tag (which finds a service whose Create answer was lost before its ID reached the status).
+pub async fn observe(
+    obj: &VpcEndpointService,
+    ctx: &Context,
+    creds: &Credentials,
+    uid: &str,
+) -> Result<Observed> {
+    let region = obj.region().to_string();
+    let recorded = obj.service_id().map(str::to_string);
+    let adopt = obj.annotations().get(ADOPT_ANNOTATION).cloned();
+    if let Some(id) = recorded.clone().or(adopt) {
+        let get = GetVpcEndpointServiceAttribute {
+            region_id: region,
+            service_id: id.clone(),
+        };
+        return match ctx.cloud.call(creds, &get).await {
+            Ok(attrs) => Ok(Observed::Found(Box::new(attrs))),
+            Err(e) if e.cloud().is_some_and(|c| c.is_not_found()) && recorded.is_some() => {
+                Ok(Observed::Gone(id))
+            }
+            Err(e) => Err(e.into()),
+        };
+    }
+    Ok(match find_owned(ctx, creds, &region, uid).await? {
+        Some(attrs) => Observed::Found(Box::new(attrs)),
+        None => Observed::Absent,
+    })
+}
+
+/// The service carrying this object's ownership tag, if any (oldest first if there were several).
+pub async fn find_owned(
+    ctx: &Context,
+    creds: &Credentials,
+    region: &str,
+    uid: &str,
+) -> Result<Option<ServiceAttributes>> {
+    let list = ListVpcEndpointServices {
+        region_id: region.to_string(),
+        tags: vec![TagParam {
+            key: OWNER_TAG_KEY.into(),
+            value: uid.into(),
+        }],
+        max_results: Some(50),
+        ..Default::default()
+    };
+    let mut found = ctx.cloud.call(creds, &list).await?.services;
+    found.retain(|s| s.service_status.as_deref() != Some("Deleting"));
+    found.sort_by(|a, b| a.create_time.cmp(&b.create_time));
+    Ok(found.into_iter().next())
+}
+
+/// All backend resources of a service.
+pub async fn resources(
+    ctx: &Context,
+    creds: &Credentials,
+    region: &str,
+    service_id: &str,
+) -> Result<Vec<ServiceResourceRow>> {
+    let mut out = vec![];
+    let mut next_token = None;
+    loop {
+        let op = ListServiceResources {
+            region_id: region.into(),
+            service_id: service_id.into(),
+            next_token,
+        };
+        let page = ctx.cloud.call(creds, &op).await?;
+        out.extend(page.resources);
+        next_token = page.next_token.filter(|t| !t.is_empty());
+        if next_token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+/// All tags of a service.
+pub async fn tags(
+    ctx: &Context,
+    creds: &Credentials,
+    region: &str,
+    service_id: &str,
+) -> Result<Vec<TagParam>> {
+    let mut out = vec![];
+    let mut next_token = None;
+    loop {
+        let op = ListTagResources {
+            region_id: region.into(),
+            service_id: service_id.into(),
+            next_token,
+        };
+        let page = ctx.cloud.call(creds, &op).await?;
+        out.extend(
+            page.tag_resources
+                .into_iter()
+                .filter(|t| t.resource_id == service_id)
+                .map(|t| TagParam {
+                    key: t.tag_key,
+                    value: t.tag_value,
+                }),
+        );
+        next_token = page.next_token.filter(|t| !t.is_empty());
+        if next_token.is_none() {
+            return Ok(out);
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! When to look at an object again: adaptive polling while the cloud works, per-object exponential
+//! backoff on errors, fixed waits for resync and terminal errors. Pure (the caller passes the clock).
+
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+use crate::crd::VpcEndpointService;
+
+/// First poll after a Create or an update.
+pub const FIRST_POLL: Duration = Duration::from_secs(1);
+/// Longest poll interval while the cloud works.
+pub const MAX_POLL: Duration = Duration::from_secs(15);
+/// Polls at [`FIRST_POLL`] before the interval starts to grow (covers typical Creating times with
+/// sub-second controller overhead).
+const FAST_POLLS: u32 = 20;
+/// Longest error backoff.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// What to wait for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// Poll the cloud while it is busy, with a growing interval.
+    Poll,
+    /// Look again after this delay.
+    Soon(Duration),
+    /// A fixed wait (resync, terminal safety retry); resets poll and error counters.
+    Fixed(Duration),
+    /// Exponential backoff from `base`, at least `hint` (the server's retry-after).
+    Backoff { base: Duration, hint: Option<Duration> },
+}
+
+/// Per-object scheduling memory.
+#[derive(Clone, Debug, Default)]
+pub struct Gate {
+    generation: Option<i64>,
+    deleting: bool,
+    not_before: Option<Instant>,
+    polls: u32,
+    failures: u32,
+}
+
+fn jitter(d: Duration, spread: f64) -> Duration {
+    let f = 1.0 + rand::rng().random_range(-spread..=spread);
+    d.mul_f64(f.max(0.0))
+}
+
+/// Poll interval after `polls` consecutive polls (no jitter).
+pub fn poll_interval(polls: u32) -> Duration {
+    if polls < FAST_POLLS {
+        return FIRST_POLL;
+    }
+    let grown = FIRST_POLL.as_secs_f64() * 1.5f64.powi((polls - FAST_POLLS + 1).min(16) as i32);
+    Duration::from_secs_f64(grown).min(MAX_POLL)
+}
+
+/// Backoff after `failures` consecutive failures (no jitter).
+pub fn backoff(base: Duration, failures: u32) -> Duration {
+    base.saturating_mul(1u32 << failures.saturating_sub(1).min(10))
+        .min(MAX_BACKOFF)
+}
+
+impl Gate {
+    /// Time left to wait if the object has not changed in a way that matters since the wait began
+    /// (a new generation or the start of deletion always passes).
+    pub fn remaining(&self, obj: &VpcEndpointService, now: Instant) -> Option<Duration> {
+        let nb = self.not_before?;
+        let same = self.generation == obj.metadata.generation
+            && self.deleting == obj.metadata.deletion_timestamp.is_some();
+        (same && nb > now).then(|| nb - now)
+    }
+
+    /// Record the next wait and return its length.
+    pub fn schedule(&mut self, obj: &VpcEndpointService, wait: Wait, now: Instant) -> Duration {
+        let d = match wait {
+            Wait::Poll => {
+                self.failures = 0;
+                self.polls += 1;
+                jitter(poll_interval(self.polls - 1), 0.1)
+            }
+            Wait::Soon(d) => {
+                self.failures = 0;
+                d
+            }
+            Wait::Fixed(d) => {
+                self.failures = 0;
+                self.polls = 0;
+                jitter(d, 0.05)
+            }
+            Wait::Backoff { base, hint } => {
+                self.failures += 1;
+                let d = jitter(backoff(base, self.failures), 0.2);
+                hint.map_or(d, |h| d.max(h))
+            }
+        };
+        self.generation = obj.metadata.generation;
+        self.deleting = obj.metadata.deletion_timestamp.is_some();
+        self.not_before = Some(now + d);
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::service;
+
+    #[test]
+    fn poll_intervals_start_fast_then_grow_to_cap() {
+        assert_eq!(poll_interval(0), FIRST_POLL);
+        assert_eq!(poll_interval(FAST_POLLS - 1), FIRST_POLL);
+        assert!(poll_interval(FAST_POLLS) > FIRST_POLL);
+        assert!(poll_interval(FAST_POLLS + 1) > poll_interval(FAST_POLLS));
+        assert_eq!(poll_interval(1000), MAX_POLL);
+    }
+
+    #[test]
+    fn backoff_doubles_to_cap() {
+        let b = Duration::from_secs(5);
+        let got: Vec<u64> = (1..=9).map(|n| backoff(b, n).as_secs()).collect();
+        assert_eq!(got, vec![5, 10, 20, 40, 80, 160, 300, 300, 300]);
+    }
+
+    #[test]
+    fn gate_swallows_echoes_but_not_spec_changes_or_deletion() {
+        let obj = service("a", "u");
+        let t0 = Instant::now();
+        let mut g = Gate::default();
+        let d = g.schedule(&obj, Wait::Fixed(Duration::from_secs(60)), t0);
+        assert!(d >= Duration::from_secs(55));
+        assert!(
+            g.remaining(&obj, t0 + Duration::from_secs(1)).is_some(),
+            "echo of our own write is swallowed"
+        );
+        assert!(
+            g.remaining(&obj, t0 + Duration::from_secs(70)).is_none(),
+            "wait over"
+        );
+        let mut edited = obj.clone();
+        edited.metadata.generation = Some(2);
+        assert!(g.remaining(&edited, t0).is_none(), "spec change passes");
+        let mut deleting = obj.clone();
+        deleting.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            jiff::Timestamp::now(),
+        ));
+        assert!(g.remaining(&deleting, t0).is_none(), "deletion passes");
+    }
+
+    #[test]
+    fn backoff_honours_retry_after_and_resets_on_success() {
+        let obj = service("a", "u");
+        let t0 = Instant::now();
+        let mut g = Gate::default();
+        let hint = Some(Duration::from_secs(40));
+        let d = g.schedule(
+            &obj,
+            Wait::Backoff {
+                base: Duration::from_secs(5),
+                hint,
+            },
+            t0,
+        );
+        assert!(d >= Duration::from_secs(40), "{d:?}");
+        let d2 = g.schedule(
+            &obj,
+            Wait::Backoff {
+                base: Duration::from_secs(5),
+                hint: None,
+            },
+            t0,
+        );
+        assert!(d2 >= Duration::from_secs(8), "second failure doubles: {d2:?}");
+        g.schedule(&obj, Wait::Soon(Duration::ZERO), t0);
+        let d3 = g.schedule(
+            &obj,
+            Wait::Backoff {
+                base: Duration::from_secs(5),
+                hint: None,
+            },
+            t0,
+        );
+        assert!(d3 <= Duration::from_secs(6), "success resets the count: {d3:?}");
+    }
+}
