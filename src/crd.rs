@@ -111,7 +111,10 @@ pub struct VpcEndpointServiceSpec {
 
     /// Regions from which the service may be reached across regions (cross-region connectivity).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 20), inner(length(min = 1, max = 64), regex(pattern = r"^[a-z0-9-]+$")))]
+    #[schemars(
+        length(max = 20),
+        inner(length(min = 1, max = 64), regex(pattern = r"^[a-z0-9-]+$"))
+    )]
     pub supported_regions: Vec<String>,
 
     /// Default bandwidth of endpoint connections in Mbit/s (100–10240). CLB and ALB services only;

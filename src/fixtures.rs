@@ -38,3 +38,94 @@ pub fn service(name: &str, uid: &str) -> VpcEndpointService {
     };
     obj
 }
+
+use std::sync::Arc;
+
+use http::{Request, Response};
+use kube::{
+    Client,
+    client::Body,
+    runtime::events::{Recorder, Reporter},
+};
+
+use crate::{
+    alicloud::{AliCloudClient, ClientConfig, Credentials},
+    metrics::Metrics,
+    reconcile::{Context, Settings},
+    sim,
+};
+
+/// The mock apiserver side: assert each request and answer it.
+pub struct ApiServer(pub tower_test::mock::Handle<Request<Body>, Response<Body>>);
+
+/// One request seen by the mock apiserver.
+pub struct Seen {
+    /// Method.
+    pub method: String,
+    /// Path and query.
+    pub uri: String,
+    /// JSON body (Null when empty).
+    pub body: serde_json::Value,
+}
+
+impl ApiServer {
+    /// Wait for the next request (1 s timeout), answer with `reply` and return what was asked.
+    pub async fn next(&mut self, reply: serde_json::Value) -> Seen {
+        let (req, send) = tokio::time::timeout(std::time::Duration::from_secs(5), self.0.next_request())
+            .await
+            .expect("the reconciler made no further Kubernetes call")
+            .expect("mock service closed");
+        let method = req.method().to_string();
+        let uri = req.uri().to_string();
+        let bytes = req.into_body().collect_bytes().await.expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        send.send_response(
+            Response::builder()
+                .body(Body::from(serde_json::to_vec(&reply).unwrap()))
+                .unwrap(),
+        );
+        Seen { method, uri, body }
+    }
+}
+
+/// A simulator on 127.0.0.1 (in-process) and its base URL.
+pub async fn start_sim() -> (Arc<sim::server::Sim>, String) {
+    let cfg = sim::server::SimConfig {
+        timing: sim::model::Timing {
+            create: std::time::Duration::from_millis(300),
+            update: std::time::Duration::from_millis(100),
+            delete: std::time::Duration::from_millis(100),
+        },
+        ..Default::default()
+    };
+    let s = sim::server::Sim::new(sim::world::World::default_world(), cfg);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(sim::server::serve(listener, s.clone(), std::future::pending()));
+    (s, url)
+}
+
+/// A reconciler context whose Kubernetes API is a mock and whose cloud is `endpoint`.
+pub fn context(endpoint: &str) -> (Arc<Context>, ApiServer) {
+    let (svc, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(svc, "default");
+    let metrics = Arc::new(Metrics::default());
+    let cloud = AliCloudClient::new(
+        &ClientConfig {
+            endpoint: Some(endpoint.into()),
+            ..Default::default()
+        },
+        Some(metrics.clone()),
+    )
+    .unwrap();
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "privatelink-operator".into(),
+            instance: None,
+        },
+    );
+    let creds = Credentials::new("sim-ak-default", "sim-secret-default", None);
+    let ctx = Context::new(client, cloud, Some(creds), recorder, metrics, Settings::default());
+    (Arc::new(ctx), ApiServer(handle))
+}

@@ -15,6 +15,8 @@ pub mod delete;
 pub mod observe;
 pub mod schedule;
 pub mod status;
+#[cfg(test)]
+mod tests;
 pub mod update;
 
 use std::{
