@@ -61,6 +61,10 @@ apply_manifests() {
 }
 
 print_usage() {
+  if [[ -n "${TESTENV_QUIET:-}" ]]; then
+    log "up: apiserver https://127.0.0.1:$(cat "$TESTENV_DIR/apiserver.port"), sim http://127.0.0.1:$(cat "$TESTENV_DIR/sim.port")"
+    return
+  fi
   cat <<MSG
 
 testenv is up:
