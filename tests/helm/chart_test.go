@@ -443,7 +443,7 @@ func TestChartCredentials(t *testing.T) {
 	eq(t, "image", container(t, objs)["image"],
 		"ghcr.io/privatelink-operator/privatelink-operator@sha256:"+strings.Repeat("0", 64))
 	a := args(t, objs)
-	for _, want := range []string{"--endpoint=privatelink-vpc.cn-hangzhou.aliyuncs.com", "--log-format=text"} {
+	for _, want := range []string{"--endpoint=https://privatelink-vpc.{region}.aliyuncs.com", "--log-format=text"} {
 		if !slices.Contains(a, want) {
 			t.Errorf("args %v: want %s", a, want)
 		}
@@ -511,8 +511,7 @@ func operatorFlags(t *testing.T) map[string]bool {
 }
 
 // Every flag the chart passes must exist in the operator's CLI, or the pod
-// crash-loops on "unexpected argument". --leader-election is passed only with
-// leaderElection.enabled and may precede the operator's support for it.
+// crash-loops on "unexpected argument".
 func TestArgsMatchOperatorCLI(t *testing.T) {
 	flags := operatorFlags(t)
 	variants := []string{""}
@@ -526,10 +525,6 @@ func TestArgsMatchOperatorCLI(t *testing.T) {
 		for _, a := range args(t, render(t, opts...))[1:] {
 			flag, _, _ := strings.Cut(a, "=")
 			if flags[flag] {
-				continue
-			}
-			if flag == "--leader-election" {
-				t.Logf("%s: the operator has no --leader-election yet; leaderElection.enabled=true would crash-loop", v)
 				continue
 			}
 			t.Errorf("%s: chart passes %s, which privatelink-operator run does not accept (flags: %v)",
