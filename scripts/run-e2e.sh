@@ -12,7 +12,7 @@ if [[ ! -f "$TESTENV_DIR/env" ]]; then started=1; fi
 scripts/testenv-up.sh || { rc=$?; [[ -n "$started" ]] && scripts/testenv-down.sh; exit "$rc"; }
 
 t0=$(date +%s)
-cargo test --test e2e "$@"
+cargo test --test e2e -- --test-threads=4 "$@"   # "$@": test name filters
 rc=$?
 if [[ $rc -eq 0 ]]; then
   cargo test --test e2e_restart -- --test-threads=1
