@@ -145,6 +145,7 @@ impl Ctx {
     pub async fn new(name: &str) -> Ctx {
         let env = TestEnv::load();
         let client = env.admin_client().await;
+        sync_crds(&env);
         let suffix = uuid::Uuid::new_v4().simple().to_string();
         let ns = format!("e2e-{name}-{}", &suffix[..6]);
         let nss: Api<Namespace> = Api::all(client.clone());
@@ -309,6 +310,35 @@ impl Ctx {
     /// Runs kubectl with the admin kubeconfig; returns (success, stdout, stderr).
     pub fn kubectl(&self, args: &[&str]) -> (bool, String, String) {
         kubectl(&self.env.admin_kubeconfig, args)
+    }
+}
+
+/// Once per test process: apply crds/ (server-side, idempotent) so that a testenv started before the
+/// CRD changed still tests the current schema; then wait until it is Established.
+fn sync_crds(env: &TestEnv) {
+    static ONCE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let res = ONCE.get_or_init(|| {
+        let kc = &env.admin_kubeconfig;
+        let (ok, out, err) = kubectl(
+            kc,
+            &["apply", "--server-side", "--force-conflicts", "-f", "crds/"],
+        );
+        if !ok {
+            return Err(format!("kubectl apply -f crds/ failed: {out}{err}"));
+        }
+        let crd = format!("crd/vpcendpointservices.{GROUP}");
+        let (ok, out, err) = kubectl(
+            kc,
+            &["wait", "--for=condition=Established", &crd, "--timeout=60s"],
+        );
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("CRD not Established: {out}{err}"))
+        }
+    });
+    if let Err(e) = res {
+        panic!("{e}");
     }
 }
 
