@@ -410,6 +410,24 @@ pub fn service(name: &str, lb: &str) -> Value {
 // Child processes
 // ------------------------------------------------------------------------------------------------
 
+/// `text` without ANSI colour sequences (`ESC [ ... letter`).
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A child process killed (SIGKILL, by PID) on drop.
 pub struct Proc {
     pub child: Child,
@@ -484,6 +502,7 @@ impl Operator {
         .env_remove("ALIBABA_CLOUD_SECURITY_TOKEN")
         .env_remove("WATCH_NAMESPACE")
         .env_remove("PRIVATELINK_ENDPOINT")
+        .env("NO_COLOR", "1")
         .env(
             "RUST_LOG",
             std::env::var("E2E_OPERATOR_LOG").unwrap_or_else(|_| "info".into()),
@@ -500,6 +519,33 @@ impl Operator {
 
     pub fn kill9(&mut self) {
         self.proc.kill9()
+    }
+
+    /// The operator's HTTP address (`--http-addr 127.0.0.1:0`), from its startup log line
+    /// `serving /healthz, /readyz, /metrics addr=127.0.0.1:PORT`.
+    pub async fn http_url(&self) -> String {
+        let found = poll_until(Duration::from_secs(30), || {
+            let text = strip_ansi(&self.proc.log_text());
+            async move {
+                text.lines()
+                    .filter(|l| l.contains("serving /healthz"))
+                    .find_map(|l| l.split("addr=").nth(1))
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .map(|a| format!("http://{}", a.trim_matches('"')))
+                    .ok_or_else(|| "no 'serving /healthz' line yet".to_string())
+            }
+        })
+        .await;
+        found.unwrap_or_else(|e| panic!("operator HTTP address: {e}\n{}", self.proc.log_text()))
+    }
+
+    /// HTTP status of `GET <operator>/<path>`.
+    pub async fn http_status(&self, path: &str) -> Result<u16, String> {
+        let url = format!("{}/{path}", self.http_url().await);
+        reqwest::get(&url)
+            .await
+            .map(|r| r.status().as_u16())
+            .map_err(|e| format!("{url}: {e}"))
     }
 }
 

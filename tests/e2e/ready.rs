@@ -70,3 +70,31 @@ async fn apply_becomes_ready_with_the_ids_the_cloud_holds() {
         "ClientToken {token:?} must be set and ≤ 64 chars"
     );
 }
+
+/// The operator's probes: `/healthz` answers at once, `/readyz` turns 200 once its cache is synced
+/// (the Deployment's readiness probe depends on it).
+#[tokio::test]
+async fn operator_probes_report_live_and_ready() {
+    let ctx = Ctx::new("probes").await;
+    let sim = ctx.start_sim(&[]).await;
+    let op = ctx.start_operator(&sim);
+    ctx.create(service("probed", "nlb-sim-001")).await;
+    ctx.wait_ready("probed").await;
+
+    assert_eq!(op.http_status("healthz").await, Ok(200), "/healthz");
+    // The object is Ready, so the cache has long been synced: /readyz must say so.
+    let url = op.http_url().await;
+    ctx.wait_until(
+        "operator /readyz to return 200",
+        std::time::Duration::from_secs(20),
+        || async {
+            match op.http_status("readyz").await {
+                Ok(200) => Ok(()),
+                other => Err(format!("GET {url}/readyz -> {other:?}")),
+            }
+        },
+    )
+    .await;
+    let metrics = reqwest::get(format!("{url}/metrics")).await.unwrap();
+    assert_eq!(metrics.status().as_u16(), 200, "/metrics");
+}

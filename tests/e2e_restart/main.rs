@@ -70,4 +70,12 @@ async fn operator_survives_apiserver_and_sim_restarts() {
         sim.service(&id).await.is_some(),
         "after-sim's service {id} is in the new sim"
     );
+    // Its probes agree: live and ready.
+    for path in ["healthz", "readyz"] {
+        assert_eq!(
+            op.http_status(path).await,
+            Ok(200),
+            "operator /{path} after the restarts"
+        );
+    }
 }
