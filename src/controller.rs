@@ -24,7 +24,7 @@ use kube::{
 use tracing::{debug, error, info, warn};
 
 use crate::{
-    alicloud::{AliCloudClient, ClientConfig, Credentials},
+    alicloud::{AliCloudClient, ClientConfig, DefaultCredentials},
     crd::VpcEndpointService,
     http::{self, HttpState},
     metrics::Metrics,
@@ -97,9 +97,9 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
 
     let metrics = Arc::new(Metrics::default());
     let cloud = AliCloudClient::new(&cfg.cloud, Some(metrics.clone()))?;
-    let default_credentials = Credentials::from_env();
+    let default_credentials = DefaultCredentials::from_env();
     match &default_credentials {
-        Some(c) => info!(access_key_id = %c.access_key_id, "default credentials from the environment"),
+        Some(c) => info!("default credentials: {}", c.describe()),
         None => warn!(
             "no default credentials (ALIBABA_CLOUD_ACCESS_KEY_ID); objects must name a credentials Secret"
         ),

@@ -49,7 +49,7 @@ use kube::{
 };
 
 use crate::{
-    alicloud::{AliCloudClient, ClientConfig, Credentials},
+    alicloud::{AliCloudClient, ClientConfig, Credentials, DefaultCredentials},
     metrics::Metrics,
     reconcile::{Context, Settings},
     sim,
@@ -126,6 +126,13 @@ pub fn context(endpoint: &str) -> (Arc<Context>, ApiServer) {
         },
     );
     let creds = Credentials::new("sim-ak-default", "sim-secret-default", None);
-    let ctx = Context::new(client, cloud, Some(creds), recorder, metrics, Settings::default());
+    let ctx = Context::new(
+        client,
+        cloud,
+        Some(DefaultCredentials::Static(creds)),
+        recorder,
+        metrics,
+        Settings::default(),
+    );
     (Arc::new(ctx), ApiServer(handle))
 }

@@ -128,6 +128,11 @@ impl AliCloudClient {
         })
     }
 
+    /// The underlying HTTP client (shared with the STS exchange of RRSA).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// Base URL for a region.
     pub fn endpoint_for(&self, region: &str) -> String {
         let template = self

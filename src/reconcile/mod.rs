@@ -45,7 +45,7 @@ use self::{
 };
 use crate::{
     alicloud::{
-        AliCloudClient, CallError, Credentials, ErrorClass,
+        AliCloudClient, CallError, Credentials, DefaultCredentials, ErrorClass,
         ops::{
             AttachResource, ChangeResourceGroup, DetachResource, ServiceAttributes, TagResources,
             UntagResources,
@@ -81,7 +81,7 @@ pub struct Context {
     /// PrivateLink client.
     pub cloud: AliCloudClient,
     /// Operator-wide credentials, when configured.
-    pub default_credentials: Option<Credentials>,
+    pub default_credentials: Option<DefaultCredentials>,
     /// Event recorder (one per controller, so events aggregate).
     pub recorder: Recorder,
     /// Metrics.
@@ -97,7 +97,7 @@ impl Context {
     pub fn new(
         client: Client,
         cloud: AliCloudClient,
-        default_credentials: Option<Credentials>,
+        default_credentials: Option<DefaultCredentials>,
         recorder: Recorder,
         metrics: Arc<Metrics>,
         settings: Settings,

@@ -34,11 +34,12 @@ pub enum Observed {
 /// Secret values are never logged or copied anywhere but into the request signer.
 pub async fn credentials(obj: &VpcEndpointService, ctx: &Context) -> Result<Credentials> {
     let Some(r) = &obj.spec.credentials_secret_ref else {
-        return ctx.default_credentials.clone().ok_or_else(|| {
+        let default = ctx.default_credentials.as_ref().ok_or_else(|| {
             Error::Credentials(
-                "no spec.credentialsSecretRef and the operator has no default credentials (ALIBABA_CLOUD_ACCESS_KEY_ID)".into(),
+                "no spec.credentialsSecretRef and the operator has no default credentials (ALIBABA_CLOUD_ACCESS_KEY_ID or RRSA)".into(),
             )
-        });
+        })?;
+        return Ok(default.get(ctx.cloud.http()).await?);
     };
     let ns = obj.namespace().unwrap_or_default();
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
