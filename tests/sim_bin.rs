@@ -6,6 +6,17 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// Kills the child if the test fails before it is stopped.
+struct Guard(std::process::Child);
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 #[test]
 fn binary_prints_address_writes_port_file_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -31,12 +42,13 @@ fn binary_prints_address_writes_port_file_and_stops_on_sigterm() {
         .arg("--world")
         .arg(&world)
         .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut child = Guard(child);
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
     let port: u16 = line
         .trim()
         .strip_prefix("privatelink-sim listening on http://127.0.0.1:")
@@ -69,18 +81,17 @@ fn binary_prints_address_writes_port_file_and_stops_on_sigterm() {
     assert_eq!(cfg["createSeconds"], 0.5);
 
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        if let Some(st) = child.try_wait().unwrap() {
+        if let Some(st) = child.0.try_wait().unwrap() {
             assert!(st.success(), "exit status {st}");
             break;
         }
         if Instant::now() > deadline {
-            child.kill().unwrap();
             panic!("sim did not exit on SIGTERM");
         }
         std::thread::sleep(Duration::from_millis(20));
