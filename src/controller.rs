@@ -91,9 +91,7 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    api.list(&ListParams::default().limit(1))
-        .await
-        .map_err(StartupError::CrdMissing)?;
+    api.list(&ListParams::default().limit(1)).await.map_err(StartupError::CrdMissing)?;
 
     let metrics = Arc::new(Metrics::default());
     let cloud = AliCloudClient::new(&cfg.cloud, Some(metrics.clone()))?;
@@ -104,38 +102,20 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
             "no default credentials (ALIBABA_CLOUD_ACCESS_KEY_ID); objects must name a credentials Secret"
         ),
     }
-    let reporter = Reporter {
-        controller: "privatelink-operator".into(),
-        instance: std::env::var("POD_NAME").ok(),
-    };
+    let reporter =
+        Reporter { controller: "privatelink-operator".into(), instance: std::env::var("POD_NAME").ok() };
     let recorder = Recorder::new(client.clone(), reporter);
-    let ctx = Arc::new(Context::new(
-        client,
-        cloud,
-        default_credentials,
-        recorder,
-        metrics.clone(),
-        cfg.settings,
-    ));
+    let ctx =
+        Arc::new(Context::new(client, cloud, default_credentials, recorder, metrics.clone(), cfg.settings));
 
     let ready = Arc::new(AtomicBool::new(false));
     let standby = Arc::new(AtomicBool::new(false));
     let listener = http::bind(cfg.http_addr)
         .await
-        .map_err(|source| StartupError::Bind {
-            addr: cfg.http_addr,
-            source,
-        })?;
-    let local = listener.local_addr().map_err(|source| StartupError::Bind {
-        addr: cfg.http_addr,
-        source,
-    })?;
+        .map_err(|source| StartupError::Bind { addr: cfg.http_addr, source })?;
+    let local = listener.local_addr().map_err(|source| StartupError::Bind { addr: cfg.http_addr, source })?;
     info!(addr = %local, "serving /healthz, /readyz, /metrics");
-    let app = http::router(HttpState {
-        metrics,
-        ready: ready.clone(),
-        standby: standby.clone(),
-    });
+    let app = http::router(HttpState { metrics, ready: ready.clone(), standby: standby.clone() });
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             error!(error = %e, "HTTP server failed");

@@ -29,14 +29,7 @@ fn binary_prints_address_writes_port_file_and_stops_on_sigterm() {
     )
     .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_privatelink-sim"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--create-seconds",
-            "0.5",
-            "--log-level",
-            "warn",
-        ])
+        .args(["--listen", "127.0.0.1:0", "--create-seconds", "0.5", "--log-level", "warn"])
         .arg("--port-file")
         .arg(&port_file)
         .arg("--world")
@@ -57,33 +50,17 @@ fn binary_prints_address_writes_port_file_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(std::fs::read_to_string(&port_file).unwrap(), port.to_string());
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let cfg: serde_json::Value = rt.block_on(async {
         let base = format!("http://127.0.0.1:{port}/_sim");
-        let ok = reqwest::get(format!("{base}/healthz"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let ok = reqwest::get(format!("{base}/healthz")).await.unwrap().text().await.unwrap();
         assert_eq!(ok, "ok");
-        reqwest::get(format!("{base}/config"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        reqwest::get(format!("{base}/config")).await.unwrap().json().await.unwrap()
     });
     assert_eq!(cfg["serviceQuota"], 7);
     assert_eq!(cfg["createSeconds"], 0.5);
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .unwrap();
+    let status = Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {

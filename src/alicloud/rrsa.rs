@@ -28,9 +28,7 @@ pub enum DefaultCredentials {
 impl DefaultCredentials {
     /// The first link of the default chain that is configured, if any.
     pub fn from_env() -> Option<Self> {
-        Credentials::from_env()
-            .map(Self::Static)
-            .or_else(|| OidcProvider::from_env().map(Self::Oidc))
+        Credentials::from_env().map(Self::Static).or_else(|| OidcProvider::from_env().map(Self::Oidc))
     }
 
     /// A short description for the startup log (no secrets).
@@ -89,20 +87,13 @@ struct StsError {
 /// STS endpoint from the environment: `ALIBABA_CLOUD_STS_ENDPOINT` (a host or URL) if set, else
 /// `sts[-vpc].<ALIBABA_CLOUD_STS_REGION>.aliyuncs.com`, else `sts.aliyuncs.com`.
 pub fn sts_endpoint(endpoint: Option<&str>, region: Option<&str>, vpc: bool) -> String {
-    let host = match (
-        endpoint.filter(|e| !e.is_empty()),
-        region.filter(|r| !r.is_empty()),
-    ) {
+    let host = match (endpoint.filter(|e| !e.is_empty()), region.filter(|r| !r.is_empty())) {
         (Some(e), _) => e.to_string(),
         (None, Some(r)) if vpc => format!("sts-vpc.{r}.aliyuncs.com"),
         (None, Some(r)) => format!("sts.{r}.aliyuncs.com"),
         (None, None) => "sts.aliyuncs.com".to_string(),
     };
-    let url = if host.contains("://") {
-        host
-    } else {
-        format!("https://{host}")
-    };
+    let url = if host.contains("://") { host } else { format!("https://{host}") };
     format!("{}/", url.trim_end_matches('/'))
 }
 
@@ -166,11 +157,7 @@ impl OidcProvider {
             ("DurationSeconds", self.duration.as_secs().to_string()),
         ];
         let encode = |pairs: &[(&str, String)]| {
-            pairs
-                .iter()
-                .map(|(k, v)| format!("{k}={}", percent_encode(v)))
-                .collect::<Vec<_>>()
-                .join("&")
+            pairs.iter().map(|(k, v)| format!("{k}={}", percent_encode(v))).collect::<Vec<_>>().join("&")
         };
         let transport = |e: reqwest::Error| CallError::Transport {
             endpoint: self.sts_endpoint.clone(),
@@ -199,18 +186,11 @@ impl OidcProvider {
                 retry_after: None,
             }));
         }
-        let r: AssumeRoleResponse = serde_json::from_slice(&body).map_err(|e| CallError::Decode {
-            action: "AssumeRoleWithOIDC",
-            detail: e.to_string(),
+        let r: AssumeRoleResponse = serde_json::from_slice(&body)
+            .map_err(|e| CallError::Decode { action: "AssumeRoleWithOIDC", detail: e.to_string() })?;
+        let expires: jiff::Timestamp = r.credentials.expiration.parse().map_err(|e: jiff::Error| {
+            CallError::Decode { action: "AssumeRoleWithOIDC", detail: e.to_string() }
         })?;
-        let expires: jiff::Timestamp =
-            r.credentials
-                .expiration
-                .parse()
-                .map_err(|e: jiff::Error| CallError::Decode {
-                    action: "AssumeRoleWithOIDC",
-                    detail: e.to_string(),
-                })?;
         info!(access_key_id = %r.credentials.access_key_id, expiration = %expires, "obtained STS credentials with RRSA");
         let c = Credentials::new(
             r.credentials.access_key_id,
@@ -236,24 +216,9 @@ mod tests {
     fn sts_endpoint_resolution() {
         let cases = [
             (None, None, false, "https://sts.aliyuncs.com/"),
-            (
-                None,
-                Some("cn-hangzhou"),
-                false,
-                "https://sts.cn-hangzhou.aliyuncs.com/",
-            ),
-            (
-                None,
-                Some("cn-hangzhou"),
-                true,
-                "https://sts-vpc.cn-hangzhou.aliyuncs.com/",
-            ),
-            (
-                Some("http://127.0.0.1:9/"),
-                Some("cn-hangzhou"),
-                true,
-                "http://127.0.0.1:9/",
-            ),
+            (None, Some("cn-hangzhou"), false, "https://sts.cn-hangzhou.aliyuncs.com/"),
+            (None, Some("cn-hangzhou"), true, "https://sts-vpc.cn-hangzhou.aliyuncs.com/"),
+            (Some("http://127.0.0.1:9/"), Some("cn-hangzhou"), true, "http://127.0.0.1:9/"),
         ];
         for (e, r, vpc, want) in cases {
             assert_eq!(sts_endpoint(e, r, vpc), want);
@@ -274,10 +239,7 @@ mod tests {
                         q.contains("Action=AssumeRoleWithOIDC") && q.contains("Version=2015-04-01"),
                         "{q}"
                     );
-                    assert!(
-                        body.contains("OIDCToken=jwt-token-value"),
-                        "token from the file: {body}"
-                    );
+                    assert!(body.contains("OIDCToken=jwt-token-value"), "token from the file: {body}");
                     assert!(body.contains("RoleArn=acs%3Aram%3A%3A1%3Arole%2Fop"), "{body}");
                     let n = c.fetch_add(1, Ordering::SeqCst);
                     let exp = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(expires_in);

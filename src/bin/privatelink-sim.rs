@@ -6,11 +6,7 @@ use clap::Parser;
 use privatelink_operator::sim::{Sim, SimConfig, Timing, World, serve};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "privatelink-sim",
-    version,
-    about = "Alibaba Cloud PrivateLink OpenAPI simulator"
-)]
+#[command(name = "privatelink-sim", version, about = "Alibaba Cloud PrivateLink OpenAPI simulator")]
 struct Args {
     /// Listen address (use port 0 for an ephemeral port).
     #[arg(long, env = "PRIVATELINK_SIM_LISTEN", default_value = "127.0.0.1:8787")]
