@@ -160,13 +160,7 @@ impl Ctx {
         std::fs::create_dir_all(&log_dir).unwrap();
         let gvk = GroupVersionKind::gvk(GROUP, VERSION, KIND);
         let ar = ApiResource::from_gvk_with_plural(&gvk, "vpcendpointservices");
-        Ctx {
-            env,
-            client,
-            ns,
-            log_dir,
-            ar,
-        }
+        Ctx { env, client, ns, log_dir, ar }
     }
 
     pub fn api(&self) -> Api<DynamicObject> {
@@ -213,10 +207,7 @@ impl Ctx {
     }
 
     pub async fn get(&self, name: &str) -> Option<DynamicObject> {
-        self.api()
-            .get_opt(name)
-            .await
-            .unwrap_or_else(|e| panic!("get {name}: {e}"))
+        self.api().get_opt(name).await.unwrap_or_else(|e| panic!("get {name}: {e}"))
     }
 
     pub async fn delete(&self, name: &str) {
@@ -228,8 +219,7 @@ impl Ctx {
 
     /// Waits until `Ready=True`; returns the object.
     pub async fn wait_ready(&self, name: &str) -> DynamicObject {
-        self.wait_condition(name, "Ready", READY_TIMEOUT, |c| c["status"] == "True")
-            .await
+        self.wait_condition(name, "Ready", READY_TIMEOUT, |c| c["status"] == "True").await
     }
 
     /// Waits until the condition `type_` exists and satisfies `pred`; returns the object.
@@ -242,16 +232,10 @@ impl Ctx {
     ) -> DynamicObject {
         let what = format!("{}/{name}: condition {type_} as expected", self.ns);
         self.wait_until(&what, timeout, || async {
-            let obj = self
-                .get(name)
-                .await
-                .ok_or_else(|| "object does not exist".to_string())?;
+            let obj = self.get(name).await.ok_or_else(|| "object does not exist".to_string())?;
             match condition(&obj, type_) {
                 Some(c) if pred(&c) => Ok(obj),
-                _ => Err(format!(
-                    "status = {}",
-                    obj.data.get("status").unwrap_or(&Value::Null)
-                )),
+                _ => Err(format!("status = {}", obj.data.get("status").unwrap_or(&Value::Null))),
             }
         })
         .await
@@ -319,23 +303,13 @@ fn sync_crds(env: &TestEnv) {
     static ONCE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     let res = ONCE.get_or_init(|| {
         let kc = &env.admin_kubeconfig;
-        let (ok, out, err) = kubectl(
-            kc,
-            &["apply", "--server-side", "--force-conflicts", "-f", "crds/"],
-        );
+        let (ok, out, err) = kubectl(kc, &["apply", "--server-side", "--force-conflicts", "-f", "crds/"]);
         if !ok {
             return Err(format!("kubectl apply -f crds/ failed: {out}{err}"));
         }
         let crd = format!("crd/vpcendpointservices.{GROUP}");
-        let (ok, out, err) = kubectl(
-            kc,
-            &["wait", "--for=condition=Established", &crd, "--timeout=60s"],
-        );
-        if ok {
-            Ok(())
-        } else {
-            Err(format!("CRD not Established: {out}{err}"))
-        }
+        let (ok, out, err) = kubectl(kc, &["wait", "--for=condition=Established", &crd, "--timeout=60s"]);
+        if ok { Ok(()) } else { Err(format!("CRD not Established: {out}{err}")) }
     });
     if let Err(e) = res {
         panic!("{e}");
@@ -373,19 +347,11 @@ pub fn kubectl(kubeconfig: &Path, args: &[&str]) -> (bool, String, String) {
 
 /// The condition `type_` of an object's status, if any.
 pub fn condition(obj: &DynamicObject, type_: &str) -> Option<Value> {
-    obj.data
-        .pointer("/status/conditions")?
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == type_)
-        .cloned()
+    obj.data.pointer("/status/conditions")?.as_array()?.iter().find(|c| c["type"] == type_).cloned()
 }
 
 pub fn status_str(obj: &DynamicObject, field: &str) -> Option<String> {
-    obj.data
-        .pointer(&format!("/status/{field}"))?
-        .as_str()
-        .map(str::to_string)
+    obj.data.pointer(&format!("/status/{field}"))?.as_str().map(str::to_string)
 }
 
 /// A valid NLB-backed endpoint service in cn-hangzhou on the simulator's load balancer `lb`.
@@ -442,15 +408,9 @@ impl Proc {
             .append(true)
             .open(&log)
             .unwrap_or_else(|e| panic!("open {}: {e}", log.display()));
-        cmd.stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file);
+        cmd.stdin(Stdio::null()).stdout(file.try_clone().unwrap()).stderr(file);
         let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {name}: {e}"));
-        Proc {
-            child,
-            log,
-            name: name.to_string(),
-        }
+        Proc { child, log, name: name.to_string() }
     }
 
     pub fn pid(&self) -> u32 {
@@ -486,31 +446,18 @@ pub struct Operator {
 impl Operator {
     pub fn start(log_dir: &Path, label: &str, kubeconfig: &Path, ns: &str, endpoint: &str) -> Operator {
         let mut cmd = Command::new(operator_bin());
-        cmd.args([
-            "run",
-            "--namespace",
-            ns,
-            "--endpoint",
-            endpoint,
-            "--http-addr",
-            "127.0.0.1:0",
-        ])
-        .args(["--log-format", "text"])
-        .env("KUBECONFIG", kubeconfig)
-        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", "sim-ak-default")
-        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "sim-secret-default")
-        .env_remove("ALIBABA_CLOUD_SECURITY_TOKEN")
-        .env_remove("WATCH_NAMESPACE")
-        .env_remove("PRIVATELINK_ENDPOINT")
-        .env("NO_COLOR", "1")
-        .env(
-            "RUST_LOG",
-            std::env::var("E2E_OPERATOR_LOG").unwrap_or_else(|_| "info".into()),
-        );
+        cmd.args(["run", "--namespace", ns, "--endpoint", endpoint, "--http-addr", "127.0.0.1:0"])
+            .args(["--log-format", "text"])
+            .env("KUBECONFIG", kubeconfig)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", "sim-ak-default")
+            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "sim-secret-default")
+            .env_remove("ALIBABA_CLOUD_SECURITY_TOKEN")
+            .env_remove("WATCH_NAMESPACE")
+            .env_remove("PRIVATELINK_ENDPOINT")
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", std::env::var("E2E_OPERATOR_LOG").unwrap_or_else(|_| "info".into()));
         let log = log_dir.join(format!("{label}.log"));
-        Operator {
-            proc: Proc::spawn(cmd, log, label),
-        }
+        Operator { proc: Proc::spawn(cmd, log, label) }
     }
 
     pub fn is_running(&mut self) -> bool {
@@ -542,10 +489,7 @@ impl Operator {
     /// HTTP status of `GET <operator>/<path>`.
     pub async fn http_status(&self, path: &str) -> Result<u16, String> {
         let url = format!("{}/{path}", self.http_url().await);
-        reqwest::get(&url)
-            .await
-            .map(|r| r.status().as_u16())
-            .map_err(|e| format!("{url}: {e}"))
+        reqwest::get(&url).await.map(|r| r.status().as_u16()).map_err(|e| format!("{url}: {e}"))
     }
 }
 
@@ -564,10 +508,7 @@ impl Sim {
     pub async fn start(log_dir: &Path, args: &[&str]) -> Sim {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let (proc, port) = Self::spawn(log_dir, "sim", 0, &args).await;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap();
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
         let sim = Sim {
             proc,
             port,
@@ -583,10 +524,7 @@ impl Sim {
 
     async fn spawn(log_dir: &Path, label: &str, port: u16, args: &[String]) -> (Proc, u16) {
         let mut cmd = Command::new(sim_bin());
-        cmd.arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .args(args)
-            .env("NO_COLOR", "1");
+        cmd.arg("--listen").arg(format!("127.0.0.1:{port}")).args(args).env("NO_COLOR", "1");
         let log = log_dir.join(format!("{label}.log"));
         let mut proc = Proc::spawn(cmd, log, label);
         const PREFIX: &str = "privatelink-sim listening on http://127.0.0.1:";
