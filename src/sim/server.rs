@@ -32,6 +32,7 @@ use super::{
         Call, FaultKind, FaultSpec, Faults, Journal, NonceCache, RateLimiter, TokenCache, TokenLookup,
         fingerprint_hash,
     },
+    sts,
     world::{LoadBalancer, World},
 };
 
@@ -230,6 +231,11 @@ async fn process(
             ApiError::bad("MissingParameter", "The input parameter Action is mandatory."),
             None,
         );
+    }
+    if action == sts::ASSUME_ROLE_WITH_OIDC && version == Some(sts::STS_VERSION) {
+        // Anonymous by design (RRSA): no signature, no access key.
+        let result = sts::assume_role_with_oidc(&sim.inner.lock().world, params, jiff::Timestamp::now());
+        return Outcome { result, account: None, fault: None, lose: None, replayed: false };
     }
     if version != Some(API_VERSION) {
         return Outcome::err(

@@ -445,6 +445,20 @@ pub struct Operator {
 
 impl Operator {
     pub fn start(log_dir: &Path, label: &str, kubeconfig: &Path, ns: &str, endpoint: &str) -> Operator {
+        Self::start_env(log_dir, label, kubeconfig, ns, endpoint, &[], &[])
+    }
+
+    /// Like [`Operator::start`], with extra environment variables set and others removed (after the
+    /// defaults, so `remove` can drop the default access key).
+    pub fn start_env(
+        log_dir: &Path,
+        label: &str,
+        kubeconfig: &Path,
+        ns: &str,
+        endpoint: &str,
+        set: &[(&str, &str)],
+        remove: &[&str],
+    ) -> Operator {
         let mut cmd = Command::new(operator_bin());
         cmd.args(["run", "--namespace", ns, "--endpoint", endpoint, "--http-addr", "127.0.0.1:0"])
             .args(["--log-format", "text"])
@@ -456,6 +470,12 @@ impl Operator {
             .env_remove("PRIVATELINK_ENDPOINT")
             .env("NO_COLOR", "1")
             .env("RUST_LOG", std::env::var("E2E_OPERATOR_LOG").unwrap_or_else(|_| "info".into()));
+        for (k, v) in set {
+            cmd.env(k, v);
+        }
+        for k in remove {
+            cmd.env_remove(k);
+        }
         let log = log_dir.join(format!("{label}.log"));
         Operator { proc: Proc::spawn(cmd, log, label) }
     }
