@@ -13,10 +13,7 @@ pub const ASSUME_ROLE_WITH_OIDC: &str = "AssumeRoleWithOIDC";
 
 fn required<'a>(p: &'a Params, name: &str) -> Result<&'a str, ApiError> {
     p.opt(name).filter(|v| !v.is_empty()).ok_or_else(|| {
-        ApiError::bad(
-            &format!("MissingParameter.{name}"),
-            format!("The input parameter {name} is mandatory."),
-        )
+        ApiError::bad(format!("MissingParameter.{name}"), format!("The input parameter {name} is mandatory."))
     })
 }
 
