@@ -15,10 +15,10 @@ use kube::{
     Api, Client,
     api::{ListParams, PartialObjectMeta},
     runtime::{
-        Controller,
+        Controller, PredicateConfig, WatchStreamExt,
         controller::Config as ControllerConfig,
         events::{Recorder, Reporter},
-        watcher,
+        reflector, watcher,
     },
 };
 use tracing::{debug, error, info, warn};
@@ -28,7 +28,7 @@ use crate::{
     crd::VpcEndpointService,
     http::{self, HttpState},
     metrics::Metrics,
-    reconcile::{self, Context, Settings},
+    reconcile::{self, Context, Settings, observe::ADOPT_ANNOTATION},
 };
 
 /// Settings of `privatelink-operator run`.
@@ -82,6 +82,25 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Drop the parts of an object the reconciler never reads before it enters the cache.
+fn slim(obj: &mut VpcEndpointService) {
+    obj.metadata.managed_fields = None;
+    if let Some(a) = obj.metadata.annotations.as_mut() {
+        a.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+/// What a change must touch to trigger a reconcile.
+fn trigger_key(obj: &VpcEndpointService) -> Option<u64> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    obj.metadata.generation.hash(&mut h);
+    obj.metadata.finalizers.hash(&mut h);
+    obj.metadata.deletion_timestamp.is_some().hash(&mut h);
+    obj.metadata.annotations.as_ref().and_then(|a| a.get(ADOPT_ANNOTATION)).hash(&mut h);
+    Some(h.finish())
 }
 
 /// Run the controller until SIGTERM/SIGINT.
@@ -193,7 +212,17 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    let controller = Controller::new(api, watcher::Config::default().any_semantic())
+    // The cache keeps every object; strip what the reconciler never reads (managedFields and
+    // kubectl's last-applied annotation are most of an object's bytes) so 10k objects stay small.
+    let writer = reflector::store::Writer::<VpcEndpointService>::default();
+    let reader = writer.as_reader();
+    // The cache sees every change; reconciles are triggered only by changes the reconciler acts on
+    // (spec, finalizers, deletion, the adoption annotation), not by the operator's own status writes,
+    // which would otherwise replace a pending poll and crowd the queue under load.
+    let trigger = reflector(writer, watcher(api, watcher::Config::default().any_semantic()).modify(slim))
+        .applied_objects()
+        .predicate_filter(trigger_key, PredicateConfig::default());
+    let controller = Controller::for_stream(trigger, reader)
         .with_config(ControllerConfig::default().concurrency(cfg.concurrency))
         .graceful_shutdown_on(shutdown);
     // Ready once a full list of the objects has come through (a metadata-only watch that stops at

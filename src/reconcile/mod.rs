@@ -149,6 +149,8 @@ impl Context {
         }
     }
 
+    /// Publish an Event without holding up the reconcile (Events are informational; a slot spent
+    /// waiting on them delays every other object's due poll).
     async fn publish(
         &self,
         obj: &VpcEndpointService,
@@ -164,9 +166,13 @@ impl Context {
             action: action.into(),
             secondary: None,
         };
-        if let Err(e) = self.recorder.publish(&ev, &obj.object_ref(&())).await {
-            warn!(error = %e, "could not publish event");
-        }
+        let recorder = self.recorder.clone();
+        let reference = obj.object_ref(&());
+        tokio::spawn(async move {
+            if let Err(e) = recorder.publish(&ev, &reference).await {
+                warn!(error = %e, "could not publish event");
+            }
+        });
     }
 }
 
@@ -351,8 +357,6 @@ async fn create_service(
     st.service_business_status = resp.service_business_status;
     st.create_time = resp.create_time;
     st.region_id = Some(obj.spec.region_id.clone());
-    let message =
-        format!("CreateVpcEndpointService accepted (RequestId: {}); waiting for Active", resp.request_id);
     ctx.publish(
         obj,
         EventType::Normal,
@@ -361,16 +365,24 @@ async fn create_service(
         format!("Created endpoint service {}", resp.service_id),
     )
     .await;
-    // The ID goes to status before anything else: after a crash the next attempt finds it there.
-    settle(
-        obj,
-        ctx,
-        api,
-        st,
-        Phase::Progressing { reason: "Creating".into(), message },
-        Wait::Soon(schedule::FIRST_POLL),
-    )
-    .await
+    // The ID goes to status before anything else: after a crash the next attempt finds it there. The
+    // message is the one the polls write while Creating, so the first poll does not patch again.
+    let phase = progressing(&resp.service_id, "Creating");
+    settle(obj, ctx, api, st, phase, Wait::Soon(schedule::FIRST_POLL)).await
+}
+
+/// The phase of a service the cloud is still working on.
+fn progressing(service_id: &str, cloud_status: &str) -> Phase {
+    let (reason, what) = match cloud_status {
+        "Creating" => ("Creating", "being created"),
+        "Pending" => ("Updating", "applying a change"),
+        "Deleting" => ("Deleting", "being deleted"),
+        _ => ("Progressing", "not Active yet"),
+    };
+    Phase::Progressing {
+        reason: reason.into(),
+        message: format!("endpoint service {service_id} is {what} (status {cloud_status})"),
+    }
 }
 
 /// What the convergence step did.
@@ -408,15 +420,7 @@ async fn converge(
         return settle(obj, ctx, api, st, phase, Wait::Fixed(schedule::MAX_POLL)).await;
     }
     if cloud_status != "Active" {
-        let (reason, what) = match cloud_status.as_str() {
-            "Creating" => ("Creating", "being created"),
-            "Pending" => ("Updating", "applying a change"),
-            "Deleting" => ("Deleting", "being deleted"),
-            _ => ("Progressing", "not Active yet"),
-        };
-        let message = format!("endpoint service {sid} is {what} (status {cloud_status})");
-        return settle(obj, ctx, api, st, Phase::Progressing { reason: reason.into(), message }, Wait::Poll)
-            .await;
+        return settle(obj, ctx, api, st, progressing(&sid, &cloud_status), Wait::Poll).await;
     }
     let step = match sync_spec(obj, ctx, creds, uid, &attrs).await {
         Ok(step) => step,
