@@ -611,7 +611,7 @@ async fn faults_and_flow_control() {
 
     post(json!({"action": "CreateVpcEndpointService", "kind": "lose_response", "mode": "502", "count": 1}))
         .await;
-    let r = sim.v3("CreateVpcEndpointService", &CREATE.to_vec()).await;
+    let r = sim.v3("CreateVpcEndpointService", CREATE).await;
     assert_eq!(r.status, 502);
     assert_eq!(
         sim.admin(reqwest::Method::GET, "services", None).await.1["services"]

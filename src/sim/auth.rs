@@ -233,7 +233,14 @@ mod tests {
         let active = key(true, None);
         let inactive = key(false, None);
         let sts = key(true, Some("tok"));
-        let cases: Vec<(Option<&AccessKey>, &str, Option<&str>, &str, Result<(), &str>)> = vec![
+        type Case<'a> = (
+            Option<&'a AccessKey>,
+            &'a str,
+            Option<&'a str>,
+            &'a str,
+            Result<(), &'a str>,
+        );
+        let cases: Vec<Case> = vec![
             (Some(&active), "sk", None, "2026-11-25T22:20:00Z", Ok(())),
             (Some(&active), "bad", None, t, Err("SignatureDoesNotMatch")),
             (None, "sk", None, t, Err("InvalidAccessKeyId.NotFound")),

@@ -1146,7 +1146,8 @@ mod tests {
         let id = env.create(BASE);
         let sid = format!("RegionId=cn-hangzhou&ServiceId={id}");
         // (time, action, extra params, expected error code or None, expected status after)
-        let steps: Vec<(u64, &str, String, Option<&str>, Option<&str>)> = vec![
+        type Step<'a> = (u64, &'a str, String, Option<&'a str>, Option<&'a str>);
+        let steps: Vec<Step> = vec![
             (
                 0,
                 "GetVpcEndpointServiceAttribute",

@@ -1,0 +1,90 @@
+{{/*
+Chart name, truncated to 63 characters (DNS label limit).
+*/}}
+{{- define "privatelink-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name of the namespaced objects. A release named after the chart (the
+documented `helm install privatelink-operator ...`) gets exactly the chart name.
+*/}}
+{{- define "privatelink-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Chart label value.
+*/}}
+{{- define "privatelink-operator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Common labels.
+*/}}
+{{- define "privatelink-operator.labels" -}}
+helm.sh/chart: {{ include "privatelink-operator.chart" . }}
+{{ include "privatelink-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: privatelink-operator
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Selector labels (immutable on the Deployment: never add to these).
+*/}}
+{{- define "privatelink-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "privatelink-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+ServiceAccount name.
+*/}}
+{{- define "privatelink-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default "privatelink-operator" .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of the cluster-scoped RBAC objects. They are cluster-wide: two releases
+need different release names (or fullnameOverride) even in different namespaces.
+*/}}
+{{- define "privatelink-operator.clusterRoleName" -}}
+{{- include "privatelink-operator.fullname" . }}
+{{- end }}
+
+{{/*
+Container image reference.
+*/}}
+{{- define "privatelink-operator.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of the CRD, for resourceNames in RBAC.
+*/}}
+{{- define "privatelink-operator.crdName" -}}
+vpcendpointservices.privatelink.alicloud.dev
+{{- end }}

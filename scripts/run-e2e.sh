@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Bring the testenv up (unless it already is), run the e2e suites, and tear down what this script
+# started, whatever the outcome. Logs are kept in target/e2e-logs/ (testenv logs in .../testenv/).
+# Exit status: that of the tests.
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TESTENV_DIR="${TESTENV_DIR:-$ROOT/.testenv}"
+cd "$ROOT"
+
+started=""
+if [[ ! -f "$TESTENV_DIR/env" ]]; then started=1; fi
+scripts/testenv-up.sh || { rc=$?; [[ -n "$started" ]] && scripts/testenv-down.sh; exit "$rc"; }
+
+t0=$(date +%s)
+cargo test --test e2e "$@"
+rc=$?
+if [[ $rc -eq 0 ]]; then
+  cargo test --test e2e_restart -- --test-threads=1
+  rc=$?
+fi
+echo "run-e2e: e2e suites finished in $(( $(date +%s) - t0 ))s (exit $rc)"
+
+mkdir -p target/e2e-logs/testenv
+cp -f "$TESTENV_DIR"/*.log target/e2e-logs/testenv/ 2>/dev/null || true
+if [[ -n "$started" ]]; then scripts/testenv-down.sh; fi
+exit "$rc"

@@ -1,0 +1,189 @@
+# Shared helpers for scripts/testenv-*.sh and scripts/demo.sh (sourced, not executed).
+# Everything lives under $TESTENV_DIR (default: <repo>/.testenv) and listens on 127.0.0.1 only.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TESTENV_DIR="${TESTENV_DIR:-$ROOT/.testenv}"
+APISERVER_BIN="$ROOT/target/testbin/testapiserver"
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+SIM_BIN="${SIM_BIN:-$CARGO_TARGET_DIR/debug/privatelink-sim}"
+OPERATOR_BIN="${OPERATOR_BIN:-$CARGO_TARGET_DIR/debug/privatelink-operator}"
+OPERATOR_NS="privatelink-system"
+OPERATOR_SA="privatelink-operator"
+OPERATOR_USER="system:serviceaccount:$OPERATOR_NS:$OPERATOR_SA"
+
+log() { echo "testenv: $*"; }
+die() { echo "testenv: ERROR: $*" >&2; exit 1; }
+
+# pid_alive FILE: true if FILE holds the PID of a live process.
+pid_alive() {
+  local f="$1" pid
+  [[ -f "$f" ]] || return 1
+  pid="$(cat "$f" 2>/dev/null)"
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
+}
+
+# stop_pid FILE [TIMEOUT_S]: SIGTERM the PID in FILE, SIGKILL after TIMEOUT_S (default 15), remove FILE.
+stop_pid() {
+  local f="$1" timeout="${2:-15}" pid i
+  [[ -f "$f" ]] || return 0
+  pid="$(cat "$f" 2>/dev/null)"
+  if [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < timeout * 10; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "$(basename "$f" .pid) (pid $pid) did not stop after ${timeout}s; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+  fi
+  rm -f "$f"
+}
+
+# free_port_pair: print a port P such that P and P+1 are both free on 127.0.0.1.
+free_port_pair() {
+  python3 - <<'PY'
+import socket
+for _ in range(200):
+    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
+    b = socket.socket()
+    try:
+        b.bind(("127.0.0.1", p + 1))
+    except OSError:
+        a.close(); continue
+    a.close(); b.close(); print(p); break
+else:
+    raise SystemExit("no free port pair")
+PY
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_apiserver: start the test apiserver from the saved state in $TESTENV_DIR (ports, pki, tokens).
+start_apiserver() {
+  local port etcd_port
+  port="$(cat "$TESTENV_DIR/apiserver.port")"
+  etcd_port="$(cat "$TESTENV_DIR/etcd.port")"
+  mkdir -p "$TESTENV_DIR/etcd"
+  TESTAPI_ETCD_DIR="$TESTENV_DIR/etcd" TESTAPI_ETCD_PORT="$etcd_port" setsid "$APISERVER_BIN" \
+    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$port" \
+    --tls-cert-file="$TESTENV_DIR/pki/apiserver.crt" --tls-private-key-file="$TESTENV_DIR/pki/apiserver.key" \
+    --cert-dir="$TESTENV_DIR/pki" \
+    --authorization-mode=RBAC --token-auth-file="$TESTENV_DIR/tokens.csv" \
+    --service-account-issuer="https://127.0.0.1:$port" \
+    --service-account-key-file="$TESTENV_DIR/pki/sa.key" \
+    --service-account-signing-key-file="$TESTENV_DIR/pki/sa.key" \
+    --service-cluster-ip-range=10.0.0.0/24 \
+    --disable-admission-plugins=ServiceAccount --allow-privileged=true \
+    --profiling=false --v=1 \
+    </dev/null >>"$TESTENV_DIR/apiserver.log" 2>&1 &
+  echo $! >"$TESTENV_DIR/apiserver.pid"
+}
+
+# wait_apiserver_ready [TIMEOUT_S]
+wait_apiserver_ready() {
+  local timeout="${1:-90}" port i
+  port="$(cat "$TESTENV_DIR/apiserver.port")"
+  for ((i = 0; i < timeout * 4; i++)); do
+    if ! pid_alive "$TESTENV_DIR/apiserver.pid"; then
+      echo "---- last lines of $TESTENV_DIR/apiserver.log ----" >&2
+      tail -n 30 "$TESTENV_DIR/apiserver.log" >&2 || true
+      die "the apiserver exited during startup (log: $TESTENV_DIR/apiserver.log)"
+    fi
+    if curl -fsS --max-time 2 --cacert "$TESTENV_DIR/pki/ca.crt" "https://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.25
+  done
+  die "the apiserver was not ready after ${timeout}s (log: $TESTENV_DIR/apiserver.log)"
+}
+
+# start_sim [PORT]: start the simulator; PORT 0 (default) picks a free one. Writes sim.pid and sim.port.
+start_sim() {
+  local port="${1:-0}" i line
+  : >"$TESTENV_DIR/sim.log"
+  setsid "$SIM_BIN" --listen "127.0.0.1:$port" </dev/null >>"$TESTENV_DIR/sim.log" 2>&1 &
+  echo $! >"$TESTENV_DIR/sim.pid"
+  for ((i = 0; i < 100; i++)); do
+    line="$(grep -m1 -o 'privatelink-sim listening on http://127.0.0.1:[0-9]*' "$TESTENV_DIR/sim.log" || true)"
+    if [[ -n "$line" ]]; then
+      echo "${line##*:}" >"$TESTENV_DIR/sim.port"
+      return 0
+    fi
+    if ! pid_alive "$TESTENV_DIR/sim.pid"; then
+      tail -n 20 "$TESTENV_DIR/sim.log" >&2 || true
+      die "privatelink-sim exited at startup (log: $TESTENV_DIR/sim.log). Is the simulator (branch sim) merged and built?"
+    fi
+    sleep 0.1
+  done
+  die "privatelink-sim printed no 'listening on' line within 10s (log: $TESTENV_DIR/sim.log)"
+}
+
+sim_healthy() {
+  local port
+  [[ -f "$TESTENV_DIR/sim.port" ]] || return 1
+  port="$(cat "$TESTENV_DIR/sim.port")"
+  pid_alive "$TESTENV_DIR/sim.pid" &&
+    curl -fsS --max-time 2 "http://127.0.0.1:$port/_sim/healthz" >/dev/null 2>&1
+}
+
+apiserver_healthy() {
+  local port
+  [[ -f "$TESTENV_DIR/apiserver.port" ]] || return 1
+  port="$(cat "$TESTENV_DIR/apiserver.port")"
+  pid_alive "$TESTENV_DIR/apiserver.pid" &&
+    curl -fsS --max-time 2 --cacert "$TESTENV_DIR/pki/ca.crt" "https://127.0.0.1:$port/readyz" >/dev/null 2>&1
+}
+
+# write_env: (re)write $TESTENV_DIR/env from the saved state.
+write_env() {
+  local port sim_port
+  port="$(cat "$TESTENV_DIR/apiserver.port")"
+  sim_port="$(cat "$TESTENV_DIR/sim.port")"
+  cat >"$TESTENV_DIR/env.tmp" <<ENV
+# Generated by scripts/testenv-up.sh; use: source $TESTENV_DIR/env
+export TESTENV_DIR="$TESTENV_DIR"
+export KUBECONFIG="$TESTENV_DIR/admin.kubeconfig"
+export OPERATOR_KUBECONFIG="$TESTENV_DIR/operator.kubeconfig"
+export TESTENV_APISERVER_URL="https://127.0.0.1:$port"
+export TESTENV_APISERVER_PID="$(cat "$TESTENV_DIR/apiserver.pid")"
+export TESTENV_SIM_PID="$(cat "$TESTENV_DIR/sim.pid")"
+export TESTENV_RBAC="$(cat "$TESTENV_DIR/rbac" 2>/dev/null || echo none)"
+export PRIVATELINK_ENDPOINT="http://127.0.0.1:$sim_port"
+export PRIVATELINK_SIM_ADMIN="http://127.0.0.1:$sim_port/_sim"
+export ALIBABA_CLOUD_ACCESS_KEY_ID="sim-ak-default"
+export ALIBABA_CLOUD_ACCESS_KEY_SECRET="sim-secret-default"
+ENV
+  mv -f "$TESTENV_DIR/env.tmp" "$TESTENV_DIR/env"
+}
+
+kubeconfig() { # kubeconfig NAME TOKEN FILE
+  local name="$1" token="$2" file="$3" port ca
+  port="$(cat "$TESTENV_DIR/apiserver.port")"
+  ca="$(base64 -w0 <"$TESTENV_DIR/pki/ca.crt")"
+  umask 077
+  cat >"$file" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: testenv
+  cluster:
+    server: https://127.0.0.1:$port
+    certificate-authority-data: $ca
+users:
+- name: $name
+  user:
+    token: $token
+contexts:
+- name: $name@testenv
+  context:
+    cluster: testenv
+    user: $name
+    namespace: default
+current-context: $name@testenv
+KC
+}

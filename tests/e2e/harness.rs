@@ -1,0 +1,611 @@
+//! Shared harness for the end-to-end tests (tier (e) of `style.md` rule 22).
+//!
+//! The kube-apiserver is the shared one of `make testenv-up` (read from `.testenv/env`). Every test gets
+//! its own namespace, its own `privatelink-sim` process and its own `privatelink-operator` process
+//! scoped to that namespace, so tests run in parallel and the simulator journal belongs to one test.
+//! Child processes are killed (by PID) when their handles drop; their logs are kept under
+//! `target/e2e-logs/<namespace>/`.
+#![allow(dead_code)] // each test target uses a different subset
+
+use std::{
+    collections::BTreeMap,
+    fmt::Write as _,
+    future::Future,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::{
+    Client, Config,
+    api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, PostParams},
+    config::{KubeConfigOptions, Kubeconfig},
+};
+use serde_json::{Value, json};
+
+pub const GROUP: &str = "privatelink.alicloud.dev";
+pub const VERSION: &str = "v1alpha1";
+pub const KIND: &str = "VpcEndpointService";
+pub const FINALIZER: &str = "vpcendpointservice.privatelink.alicloud.dev/cleanup";
+pub const CREATE: &str = "CreateVpcEndpointService";
+pub const DELETE: &str = "DeleteVpcEndpointService";
+
+/// Default timeout for "becomes Ready": sim Creating is 2 s, so this is generous for a loaded CI box.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The operator binary cargo built for this test run (override: `E2E_OPERATOR_BIN`).
+pub fn operator_bin() -> String {
+    std::env::var("E2E_OPERATOR_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_privatelink-operator").into())
+}
+
+/// The simulator binary cargo built for this test run (override: `E2E_SIM_BIN`).
+pub fn sim_bin() -> String {
+    std::env::var("E2E_SIM_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_privatelink-sim").into())
+}
+
+// ------------------------------------------------------------------------------------------------
+// The test environment (.testenv/env)
+// ------------------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+pub struct TestEnv {
+    pub dir: PathBuf,
+    pub vars: BTreeMap<String, String>,
+    pub admin_kubeconfig: PathBuf,
+    pub operator_kubeconfig: PathBuf,
+    /// The operator identity's RBAC was installed from `deploy/manifests` by testenv-up.
+    pub rbac_from_deploy: bool,
+}
+
+const NOT_UP: &str = "the test environment is not up: run `make testenv-up` first \
+                      (or `make test`, which brings it up and down around the tests)";
+
+impl TestEnv {
+    /// Reads `$TESTENV_DIR/env` (default `<repo>/.testenv/env`); panics with a clear message if absent.
+    pub fn load() -> TestEnv {
+        let dir = std::env::var_os("TESTENV_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo_root().join(".testenv"));
+        let file = dir.join("env");
+        let text = std::fs::read_to_string(&file)
+            .unwrap_or_else(|e| panic!("{NOT_UP} ({} unreadable: {e})", file.display()));
+        let vars = parse_env_file(&text);
+        let get = |k: &str| {
+            vars.get(k)
+                .cloned()
+                .unwrap_or_else(|| panic!("{} has no {k}; re-run `make testenv-up`", file.display()))
+        };
+        TestEnv {
+            admin_kubeconfig: PathBuf::from(get("KUBECONFIG")),
+            operator_kubeconfig: PathBuf::from(get("OPERATOR_KUBECONFIG")),
+            rbac_from_deploy: vars.get("TESTENV_RBAC").map(String::as_str) == Some("deploy"),
+            dir,
+            vars,
+        }
+    }
+
+    pub async fn admin_client(&self) -> Client {
+        client_from(&self.admin_kubeconfig).await
+    }
+
+    /// The kubeconfig the operator runs with: the restricted ServiceAccount identity bound by
+    /// deploy/'s RBAC when that was installed, else (before deploy/ landed) the admin one.
+    pub fn operator_identity(&self) -> &Path {
+        if self.rbac_from_deploy {
+            &self.operator_kubeconfig
+        } else {
+            eprintln!(
+                "e2e: deploy/manifests RBAC not installed; running the operator with the ADMIN kubeconfig"
+            );
+            &self.admin_kubeconfig
+        }
+    }
+}
+
+fn parse_env_file(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+        .collect()
+}
+
+pub async fn client_from(kubeconfig: &Path) -> Client {
+    let kc = Kubeconfig::read_from(kubeconfig)
+        .unwrap_or_else(|e| panic!("{NOT_UP}: cannot read {}: {e}", kubeconfig.display()));
+    let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("bad kubeconfig {}: {e}", kubeconfig.display()));
+    let client = Client::try_from(config).expect("kube client");
+    if let Err(e) = client.apiserver_version().await {
+        panic!("{NOT_UP}: the apiserver does not answer ({e})");
+    }
+    client
+}
+
+// ------------------------------------------------------------------------------------------------
+// Per-test context
+// ------------------------------------------------------------------------------------------------
+
+pub struct Ctx {
+    pub env: TestEnv,
+    pub client: Client,
+    pub ns: String,
+    pub log_dir: PathBuf,
+    pub ar: ApiResource,
+}
+
+impl Ctx {
+    /// Creates the namespace `e2e-<name>-<random>` and a log directory for the test's processes.
+    pub async fn new(name: &str) -> Ctx {
+        let env = TestEnv::load();
+        let client = env.admin_client().await;
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let ns = format!("e2e-{name}-{}", &suffix[..6]);
+        let nss: Api<Namespace> = Api::all(client.clone());
+        nss.create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": ns, "labels": {"e2e": "privatelink"}}}))
+                .unwrap(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("create namespace {ns}: {e}"));
+        let log_dir = repo_root().join("target/e2e-logs").join(&ns);
+        std::fs::create_dir_all(&log_dir).unwrap();
+        let gvk = GroupVersionKind::gvk(GROUP, VERSION, KIND);
+        let ar = ApiResource::from_gvk_with_plural(&gvk, "vpcendpointservices");
+        Ctx {
+            env,
+            client,
+            ns,
+            log_dir,
+            ar,
+        }
+    }
+
+    pub fn api(&self) -> Api<DynamicObject> {
+        Api::namespaced_with(self.client.clone(), &self.ns, &self.ar)
+    }
+
+    pub fn api_in(&self, ns: &str) -> Api<DynamicObject> {
+        Api::namespaced_with(self.client.clone(), ns, &self.ar)
+    }
+
+    /// A second namespace for the same test (e.g. one that no operator watches).
+    pub async fn extra_namespace(&self, tag: &str) -> String {
+        let ns = format!("{}-{tag}", self.ns);
+        let nss: Api<Namespace> = Api::all(self.client.clone());
+        nss.create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": ns, "labels": {"e2e": "privatelink"}}}))
+                .unwrap(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("create namespace {ns}: {e}"));
+        ns
+    }
+
+    pub async fn start_sim(&self, args: &[&str]) -> Sim {
+        Sim::start(&self.log_dir, args).await
+    }
+
+    /// Starts an operator watching only this test's namespace, talking to `sim`.
+    pub fn start_operator(&self, sim: &Sim) -> Operator {
+        self.start_operator_as(sim, self.env.operator_identity(), "operator")
+    }
+
+    pub fn start_operator_as(&self, sim: &Sim, kubeconfig: &Path, label: &str) -> Operator {
+        Operator::start(&self.log_dir, label, kubeconfig, &self.ns, &sim.url)
+    }
+
+    pub async fn create(&self, obj: Value) -> DynamicObject {
+        let obj: DynamicObject = serde_json::from_value(obj).expect("object JSON");
+        self.api()
+            .create(&PostParams::default(), &obj)
+            .await
+            .unwrap_or_else(|e| panic!("create {:?}: {e}", obj.metadata.name))
+    }
+
+    pub async fn get(&self, name: &str) -> Option<DynamicObject> {
+        self.api()
+            .get_opt(name)
+            .await
+            .unwrap_or_else(|e| panic!("get {name}: {e}"))
+    }
+
+    pub async fn delete(&self, name: &str) {
+        self.api()
+            .delete(name, &DeleteParams::default())
+            .await
+            .unwrap_or_else(|e| panic!("delete {name}: {e}"));
+    }
+
+    /// Waits until `Ready=True`; returns the object.
+    pub async fn wait_ready(&self, name: &str) -> DynamicObject {
+        self.wait_condition(name, "Ready", READY_TIMEOUT, |c| c["status"] == "True")
+            .await
+    }
+
+    /// Waits until the condition `type_` exists and satisfies `pred`; returns the object.
+    pub async fn wait_condition(
+        &self,
+        name: &str,
+        type_: &str,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> DynamicObject {
+        let what = format!("{}/{name}: condition {type_} as expected", self.ns);
+        self.wait_until(&what, timeout, || async {
+            let obj = self
+                .get(name)
+                .await
+                .ok_or_else(|| "object does not exist".to_string())?;
+            match condition(&obj, type_) {
+                Some(c) if pred(&c) => Ok(obj),
+                _ => Err(format!(
+                    "status = {}",
+                    obj.data.get("status").unwrap_or(&Value::Null)
+                )),
+            }
+        })
+        .await
+    }
+
+    pub async fn wait_gone(&self, name: &str, timeout: Duration) {
+        let what = format!("{}/{name} to be deleted", self.ns);
+        self.wait_until(&what, timeout, || async {
+            match self.get(name).await {
+                None => Ok(()),
+                Some(o) => Err(format!(
+                    "still there: finalizers {:?}, status {}",
+                    o.metadata.finalizers,
+                    o.data.get("status").unwrap_or(&Value::Null)
+                )),
+            }
+        })
+        .await
+    }
+
+    /// Polls `f` every 200 ms until it returns `Ok`; on timeout panics with the last `Err` (the
+    /// observed state) and the tails of this test's process logs.
+    pub async fn wait_until<T, F, Fut>(&self, what: &str, timeout: Duration, f: F) -> T
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, String>>,
+    {
+        match poll_until(timeout, f).await {
+            Ok(v) => v,
+            Err(last) => panic!(
+                "timed out after {timeout:?} waiting for {what}\nlast observed: {last}\n{}",
+                self.log_tails()
+            ),
+        }
+    }
+
+    /// The last lines of every process log of this test (for failure messages).
+    pub fn log_tails(&self) -> String {
+        let mut out = String::new();
+        if let Ok(rd) = std::fs::read_dir(&self.log_dir) {
+            let mut paths: Vec<_> = rd.flatten().map(|e| e.path()).collect();
+            paths.sort();
+            for p in paths {
+                let text = std::fs::read_to_string(&p).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = &lines[lines.len().saturating_sub(25)..];
+                let _ = writeln!(out, "---- {} (last {} lines) ----", p.display(), tail.len());
+                for l in tail {
+                    let _ = writeln!(out, "{l}");
+                }
+            }
+        }
+        out
+    }
+
+    /// Runs kubectl with the admin kubeconfig; returns (success, stdout, stderr).
+    pub fn kubectl(&self, args: &[&str]) -> (bool, String, String) {
+        kubectl(&self.env.admin_kubeconfig, args)
+    }
+}
+
+pub async fn poll_until<T, F, Fut>(timeout: Duration, f: F) -> Result<T, String>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(last) if Instant::now() >= deadline => return Err(last),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+pub fn kubectl(kubeconfig: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new("kubectl")
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .current_dir(repo_root())
+        .output()
+        .expect("kubectl must be installed");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The condition `type_` of an object's status, if any.
+pub fn condition(obj: &DynamicObject, type_: &str) -> Option<Value> {
+    obj.data
+        .pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+        .cloned()
+}
+
+pub fn status_str(obj: &DynamicObject, field: &str) -> Option<String> {
+    obj.data
+        .pointer(&format!("/status/{field}"))?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// A valid NLB-backed endpoint service in cn-hangzhou on the simulator's load balancer `lb`.
+pub fn service(name: &str, lb: &str) -> Value {
+    json!({
+        "apiVersion": format!("{GROUP}/{VERSION}"),
+        "kind": KIND,
+        "metadata": {"name": name},
+        "spec": {
+            "regionId": "cn-hangzhou",
+            "serviceDescription": format!("e2e {name}"),
+            "serviceResourceType": "nlb",
+            "resources": [{"resourceType": "nlb", "resourceId": lb, "zoneId": "cn-hangzhou-h"}],
+            "autoAcceptEnabled": true,
+            "payer": "Endpoint",
+            "tags": [{"key": "e2e", "value": name}],
+        }
+    })
+}
+
+// ------------------------------------------------------------------------------------------------
+// Child processes
+// ------------------------------------------------------------------------------------------------
+
+/// A child process killed (SIGKILL, by PID) on drop.
+pub struct Proc {
+    pub child: Child,
+    pub log: PathBuf,
+    pub name: String,
+}
+
+impl Proc {
+    fn spawn(mut cmd: Command, log: PathBuf, name: &str) -> Proc {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap_or_else(|e| panic!("open {}: {e}", log.display()));
+        cmd.stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file);
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+        Proc {
+            child,
+            log,
+            name: name.to_string(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// True while the process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+pub struct Operator {
+    pub proc: Proc,
+}
+
+impl Operator {
+    pub fn start(log_dir: &Path, label: &str, kubeconfig: &Path, ns: &str, endpoint: &str) -> Operator {
+        let mut cmd = Command::new(operator_bin());
+        cmd.args([
+            "run",
+            "--namespace",
+            ns,
+            "--endpoint",
+            endpoint,
+            "--http-addr",
+            "127.0.0.1:0",
+        ])
+        .args(["--log-format", "text"])
+        .env("KUBECONFIG", kubeconfig)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", "sim-ak-default")
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "sim-secret-default")
+        .env_remove("ALIBABA_CLOUD_SECURITY_TOKEN")
+        .env_remove("WATCH_NAMESPACE")
+        .env_remove("PRIVATELINK_ENDPOINT")
+        .env(
+            "RUST_LOG",
+            std::env::var("E2E_OPERATOR_LOG").unwrap_or_else(|_| "info".into()),
+        );
+        let log = log_dir.join(format!("{label}.log"));
+        Operator {
+            proc: Proc::spawn(cmd, log, label),
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.proc.is_running()
+    }
+
+    pub fn kill9(&mut self) {
+        self.proc.kill9()
+    }
+}
+
+/// A `privatelink-sim` child process plus a client for its unsigned admin API (`/_sim/...`).
+pub struct Sim {
+    pub proc: Proc,
+    pub port: u16,
+    pub url: String,
+    pub http: reqwest::Client,
+    args: Vec<String>,
+    log_dir: PathBuf,
+    restarts: u32,
+}
+
+impl Sim {
+    pub async fn start(log_dir: &Path, args: &[&str]) -> Sim {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let (proc, port) = Self::spawn(log_dir, "sim", 0, &args).await;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let sim = Sim {
+            proc,
+            port,
+            url: format!("http://127.0.0.1:{port}"),
+            http,
+            args,
+            log_dir: log_dir.to_path_buf(),
+            restarts: 0,
+        };
+        sim.wait_healthy().await;
+        sim
+    }
+
+    async fn spawn(log_dir: &Path, label: &str, port: u16, args: &[String]) -> (Proc, u16) {
+        let mut cmd = Command::new(sim_bin());
+        cmd.arg("--listen").arg(format!("127.0.0.1:{port}")).args(args);
+        let log = log_dir.join(format!("{label}.log"));
+        let mut proc = Proc::spawn(cmd, log, label);
+        const PREFIX: &str = "privatelink-sim listening on http://127.0.0.1:";
+        let found = poll_until(Duration::from_secs(20), || {
+            let text = proc.log_text();
+            async move {
+                text.lines()
+                    .find_map(|l| l.find(PREFIX).map(|i| l[i + PREFIX.len()..].trim().to_string()))
+                    .and_then(|p| p.parse::<u16>().ok())
+                    .ok_or_else(|| "no 'listening on' line yet".to_string())
+            }
+        })
+        .await;
+        match found {
+            Ok(port) => (proc, port),
+            Err(_) => {
+                let running = proc.is_running();
+                panic!(
+                    "privatelink-sim did not report its port within 20s (running: {running}); log:\n{}",
+                    proc.log_text()
+                )
+            }
+        }
+    }
+
+    async fn wait_healthy(&self) {
+        let url = format!("{}/_sim/healthz", self.url);
+        poll_until(Duration::from_secs(10), || async {
+            match self.http.get(&url).send().await {
+                Ok(r) if r.status().is_success() => Ok(()),
+                Ok(r) => Err(format!("HTTP {}", r.status())),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .await
+        .unwrap_or_else(|e| panic!("sim {url} not healthy: {e}"));
+    }
+
+    /// Kills the simulator and starts a fresh one (empty state) on the same port.
+    pub async fn restart(&mut self) {
+        self.proc.kill9();
+        self.restarts += 1;
+        let label = format!("sim-restart{}", self.restarts);
+        let (proc, port) = Self::spawn(&self.log_dir, &label, self.port, &self.args).await;
+        assert_eq!(port, self.port, "the restarted sim must listen on the same port");
+        self.proc = proc;
+        self.wait_healthy().await;
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/_sim/{path}", self.url);
+        let mut req = self.http.request(method.clone(), &url);
+        if let Some(b) = &body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        assert!(status.is_success(), "{method} {url} {body:?} -> {status}: {text}");
+        if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        }
+    }
+
+    pub async fn journal(&self) -> Value {
+        self.send(reqwest::Method::GET, "journal", None).await
+    }
+
+    /// Journal entries (`calls`) for one action.
+    pub async fn calls(&self, action: &str) -> Vec<Value> {
+        let j = self.journal().await;
+        j["calls"]
+            .as_array()
+            .map(|a| a.iter().filter(|c| c["action"] == action).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub async fn services(&self) -> Vec<Value> {
+        let v = self.send(reqwest::Method::GET, "services", None).await;
+        v["services"].as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn service(&self, id: &str) -> Option<Value> {
+        self.services().await.into_iter().find(|s| s["serviceId"] == id)
+    }
+
+    /// Installs a fault (`POST /_sim/faults`); returns its id.
+    pub async fn fault(&self, fault: Value) -> Value {
+        self.send(reqwest::Method::POST, "faults", Some(fault)).await
+    }
+
+    pub async fn clear_faults(&self) {
+        self.send(reqwest::Method::DELETE, "faults", None).await;
+    }
+
+    pub async fn config(&self, cfg: Value) -> Value {
+        self.send(reqwest::Method::PUT, "config", Some(cfg)).await
+    }
+}

@@ -1,0 +1,13 @@
+//! End-to-end tests: the real operator binary against a real kube-apiserver (`make testenv-up`) and
+//! `privatelink-sim`. Each test has its own namespace, simulator and operator (see `harness`).
+//!
+//! Run: `make testenv-up && cargo test --test e2e` (or `make e2e`).
+
+mod harness;
+
+mod admission;
+mod cloud_errors;
+mod delete;
+mod deploy;
+mod exactly_once;
+mod ready;
