@@ -1,6 +1,7 @@
 //! Load generator for privatelink-sim: signed V3 `GetVpcEndpointServiceAttribute` calls.
 //!
-//! Usage: `sim_bench http://127.0.0.1:PORT [seconds=10] [concurrency=64]`.
+//! Usage: `sim_bench http://127.0.0.1:PORT [seconds=10] [concurrency=64] [prefill=0]`
+//! (`prefill` = services created first, to show that idle services cost nothing).
 //! Run the simulator pinned to one core (`taskset -c 0`) and this client on another.
 
 use std::{
@@ -73,6 +74,37 @@ async fn main() {
         .pool_max_idle_per_host(conc)
         .build()
         .unwrap();
+    let prefill: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let t = Instant::now();
+    let mut fill = Vec::new();
+    let workers = conc.max(1);
+    for w in 0..workers.min(prefill) {
+        let (client, base, host) = (client.clone(), base.clone(), host.clone());
+        let n = prefill / workers + usize::from(w < prefill % workers);
+        fill.push(tokio::spawn(async move {
+            for _ in 0..n {
+                let q = [("RegionId", "cn-beijing")];
+                let r = signed(&client, &base, &host, "CreateVpcEndpointService", &q)
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(
+                    r.status().is_success(),
+                    "prefill create failed: {}",
+                    r.text().await.unwrap()
+                );
+            }
+        }));
+    }
+    for f in fill {
+        f.await.unwrap();
+    }
+    if prefill > 0 {
+        println!(
+            "prefilled {prefill} services in {:.1}s",
+            t.elapsed().as_secs_f64()
+        );
+    }
     let created: serde_json::Value = signed(
         &client,
         &base,

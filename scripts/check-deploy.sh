@@ -3,6 +3,9 @@
 #
 #   scripts/check-deploy.sh          check (CI): fails on any drift or error
 #   scripts/check-deploy.sh render   regenerate the generated files (make manifests)
+#   CHECK_DEPLOY_KUBECONFIG=... scripts/check-deploy.sh live
+#                                    install/upgrade/uninstall and RBAC checks against a
+#                                    DISPOSABLE apiserver (the testenv: .testenv/admin.kubeconfig)
 #
 # Generated files (never edit by hand):
 #   deploy/helm/privatelink-operator/crds/<crd>.yaml   copy of crds/<crd>.yaml
@@ -12,8 +15,9 @@
 # The check also runs `helm lint --strict` with the default values and every
 # deploy/helm/privatelink-operator/ci/*-values.yaml, renders each variant, and
 # runs the Go tests in tests/helm (chart invariants on every variant, and the
-# Argo CD health script in gopher-lua). If target/testbin/kubeconform and its
-# schemas exist (make kubeconform), the rendered manifests are validated too.
+# Argo CD health script in gopher-lua), and validates every render, the
+# plain manifests, deploy/examples and the Argo CD fixtures with
+# `kubeconform -strict` against schemas generated offline (see kubeconform_schemas).
 set -euo pipefail
 
 mode="${1:-check}"
@@ -58,6 +62,99 @@ HDR
 	sed -e 's/^/    /' -e 's/^    $//' deploy/argocd/health.lua
 }
 
+# Generate kubeconform's JSON schemas into target/testbin/kubeconform-schemas
+# (regenerated when the swagger, the CRD or the generator change); prints the dir.
+kubeconform_schemas() {
+	local k8s swagger out stamp want
+	k8s="$(cd tests/apiserver && go mod download k8s.io/kubernetes && go list -m -f '{{.Dir}}' k8s.io/kubernetes)"
+	swagger="$k8s/api/openapi-spec/swagger.json"
+	[[ -f "$swagger" ]] || { echo "check-deploy: no $swagger" >&2; return 1; }
+	out=target/testbin/kubeconform-schemas
+	stamp="$out/.stamp"
+	want="$(cat "$swagger" "$crd_src" tests/helm/openapi2jsonschema/main.go | sha256sum | cut -d' ' -f1)"
+	if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+		rm -rf "$out"
+		(cd tests/helm && go run ./openapi2jsonschema -swagger "$swagger" -out "../../$out" "../../$crd_src") >&2
+		printf '%s\n' "$want" >"$stamp"
+	fi
+	echo "$root/$out"
+}
+
+# check_live: against the disposable cluster in $CHECK_DEPLOY_KUBECONFIG (the
+# test apiserver; no controller-manager needed): apply crds/ for real, then
+# helm install (leader election + secretNamespaces), RBAC checks as the
+# operator's ServiceAccount, helm upgrade back to the defaults, a server-side
+# dry run of deploy/manifests and the example, helm uninstall. Everything it
+# creates carries a random suffix; namespaces are deleted without waiting.
+check_live() {
+	[[ -n "${CHECK_DEPLOY_KUBECONFIG:-}" ]] || {
+		echo "check-deploy live: set CHECK_DEPLOY_KUBECONFIG to a disposable cluster's kubeconfig" >&2
+		exit 2
+	}
+	export KUBECONFIG="$CHECK_DEPLOY_KUBECONFIG"
+	# Globals (not local): the EXIT trap runs after this function returns.
+	local id
+	tmp="$(mktemp -d)"
+	export HELM_CACHE_HOME="$tmp/cache" HELM_CONFIG_HOME="$tmp/config" HELM_DATA_HOME="$tmp/data"
+	id="$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
+	rel="plo-$id" ns="plo-$id" team="plo-$id-a" other="plo-$id-b"
+	sa="system:serviceaccount:$ns:privatelink-operator"
+	# shellcheck disable=SC2317
+	cleanup() {
+		"$HELM" uninstall "$rel" -n "$ns" >/dev/null 2>&1 || true
+		kubectl delete namespace "$ns" "$team" "$other" --wait=false >/dev/null 2>&1 || true
+		rm -rf "$tmp"
+	}
+	trap cleanup EXIT
+	live_fail() { echo "check-deploy live: $*" >&2; exit 1; }
+
+	kubectl apply --server-side --force-conflicts -f "$crd_src" >/dev/null ||
+		live_fail "the apiserver rejects $crd_src"
+	kubectl wait --for=condition=Established "crd/$crd_name" --timeout=60s >/dev/null
+	kubectl create namespace "$team" >/dev/null
+	kubectl create namespace "$other" >/dev/null
+
+	"$HELM" install "$rel" "$chart" -n "$ns" --create-namespace \
+		--set leaderElection.enabled=true --set "rbac.secretNamespaces={$team}" >/dev/null ||
+		live_fail "helm install failed"
+	can() { # can yes|no VERB RESOURCE [ARGS...]
+		local want="$1" got i
+		shift
+		# The RBAC authorizer sees role changes through an informer: allow it a moment.
+		for ((i = 0; i < 50; i++)); do
+			got="$(kubectl auth can-i "$@" --as "$sa" 2>/dev/null || true)"
+			[[ "$got" == "$want" ]] && return 0
+			sleep 0.1
+		done
+		live_fail "can-i $* as $sa: got '$got', want '$want'"
+	}
+	can yes watch vpcendpointservices.privatelink.alicloud.dev -A
+	can yes patch vpcendpointservices.privatelink.alicloud.dev/status -n "$team"
+	can yes update vpcendpointservices.privatelink.alicloud.dev/finalizers -n "$team"
+	can no delete vpcendpointservices.privatelink.alicloud.dev -n "$team"
+	can yes create events.events.k8s.io -n "$team"
+	can yes get "customresourcedefinitions.apiextensions.k8s.io/$crd_name"
+	can no get customresourcedefinitions.apiextensions.k8s.io/other.example.com
+	can yes get secrets -n "$team"
+	can no get secrets -n "$other"
+	can no list secrets -n "$team"
+	can yes update leases.coordination.k8s.io -n "$ns"
+	can no update leases.coordination.k8s.io -n "$team"
+
+	# Back to the defaults: leader election off (strategy change), secrets cluster-wide.
+	"$HELM" upgrade "$rel" "$chart" -n "$ns" --reset-values >/dev/null || live_fail "helm upgrade to the defaults failed"
+	can yes get secrets -n "$other"
+	can no update leases.coordination.k8s.io -n "$ns"
+
+	kubectl apply --server-side -f deploy/manifests/namespace.yaml >/dev/null
+	kubectl apply --server-side --force-conflicts --dry-run=server -f deploy/manifests/ >/dev/null ||
+		live_fail "server-side dry run of deploy/manifests failed"
+	kubectl apply --server-side --dry-run=server -n "$team" -f deploy/examples/ >/dev/null ||
+		live_fail "server-side dry run of deploy/examples failed"
+	"$HELM" uninstall "$rel" -n "$ns" >/dev/null || live_fail "helm uninstall failed"
+	echo "check-deploy live: OK (install, RBAC, upgrade, dry runs, uninstall)"
+}
+
 [[ -f "$crd_src" ]] || { echo "check-deploy: $crd_src is missing (make crds)" >&2; exit 1; }
 
 if [[ "$mode" == render ]]; then
@@ -68,7 +165,11 @@ if [[ "$mode" == render ]]; then
 	echo "rendered $crd_chart, $manifest, $argo_patch"
 	exit 0
 fi
-[[ "$mode" == check ]] || { echo "usage: $0 [check|render]" >&2; exit 2; }
+if [[ "$mode" == live ]]; then
+	check_live
+	exit 0
+fi
+[[ "$mode" == check ]] || { echo "usage: $0 [check|render|live]" >&2; exit 2; }
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -98,15 +199,20 @@ done
 # 3. Go tests: chart invariants per variant, Argo CD health script.
 (cd tests/helm && go test -count=1 ./...) || err "go test ./tests/helm failed"
 
-# 4. Schema validation, when kubeconform and offline schemas are present.
-kc=target/testbin/kubeconform
-schemas=target/testbin/kubeconform-schemas
-if [[ -x "$kc" && -d "$schemas" ]]; then
-	"$kc" -strict -summary -schema-location "$schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json" \
-		-skip ServiceMonitor "$manifest" deploy/manifests/namespace.yaml || err "kubeconform failed"
-else
-	echo "check-deploy: kubeconform skipped (no $kc or $schemas; run make kubeconform)"
-fi
+# 4. kubeconform -strict. Schemas: the Kubernetes OpenAPI (swagger.json) of
+#    the k8s.io/kubernetes module that tests/apiserver builds the test
+#    apiserver from, plus our CRD; ServiceMonitor has no schema and is skipped.
+KUBECONFORM="$(scripts/build-helm.sh kubeconform)"
+schemas="$(kubeconform_schemas)"
+kubeconform() {
+	"$KUBECONFORM" -strict -summary -skip ServiceMonitor \
+		-schema-location "$schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json" "$@"
+}
+kubeconform deploy/manifests deploy/examples deploy/argocd/testdata || err "kubeconform failed on committed YAML"
+for v in "${variants[@]:1}"; do
+	"$HELM" template "$release" "$chart" --namespace "$namespace" --include-crds -f "$v" >"$tmp/variant.yaml"
+	kubeconform "$tmp/variant.yaml" >/dev/null || { kubeconform "$tmp/variant.yaml" >&2 || true; err "kubeconform failed for $v"; }
+done
 
 if ((fail)); then
 	echo "check-deploy: FAILED" >&2

@@ -12,7 +12,7 @@ fi
 for name in operator sim apiserver; do
   if [[ -f "$TESTENV_DIR/$name.pid" ]]; then
     if pid_alive "$TESTENV_DIR/$name.pid"; then log "stopping $name (pid $(cat "$TESTENV_DIR/$name.pid"))"; fi
-    stop_pid "$TESTENV_DIR/$name.pid" 20
+    stop_pid "$TESTENV_DIR/$name.pid" 5
   fi
 done
 rm -rf "$TESTENV_DIR"

@@ -22,19 +22,24 @@ pid_alive() {
   [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
 }
 
-# stop_pid FILE [TIMEOUT_S]: SIGTERM the PID in FILE, SIGKILL after TIMEOUT_S (default 15), remove FILE.
+# stop_pid FILE [GRACE_S]: SIGTERM the PID in FILE; after GRACE_S (default 15) a second SIGTERM (the
+# apiserver exits at once on a second signal), SIGKILL 3 s later; then remove FILE.
 stop_pid() {
-  local f="$1" timeout="${2:-15}" pid i
+  local f="$1" grace="${2:-15}" pid i
   [[ -f "$f" ]] || return 0
   pid="$(cat "$f" 2>/dev/null)"
   if [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < timeout * 10; i++)); do
+    for ((i = 0; i < grace * 10; i++)); do
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
     done
     if kill -0 "$pid" 2>/dev/null; then
-      log "$(basename "$f" .pid) (pid $pid) did not stop after ${timeout}s; sending SIGKILL"
+      kill -TERM "$pid" 2>/dev/null || true
+      for ((i = 0; i < 30; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+    if kill -0 "$pid" 2>/dev/null; then
+      log "$(basename "$f" .pid) (pid $pid) did not stop; sending SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
       for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     fi

@@ -9,7 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/testenv-lib.sh"
 [[ -f "$TESTENV_DIR/env" ]] || die "testenv is not up (run: make testenv-up)"
 case "${1:-}" in
   apiserver)
-    stop_pid "$TESTENV_DIR/apiserver.pid" 30
+    stop_pid "$TESTENV_DIR/apiserver.pid" 5
     t0=$(date +%s)
     start_apiserver
     wait_apiserver_ready 120

@@ -29,22 +29,27 @@ apply_manifests() {
   fi
   local man="$ROOT/deploy/manifests"
   if compgen -G "$man/*.yaml" >/dev/null || compgen -G "$man/*.yml" >/dev/null; then
-    # Only the kinds needed to run the operator out of cluster: namespace, SA, RBAC (and CRDs if
-    # present). Workloads (Deployment, Service, ...) are only validated (server-side dry run).
+    # Only the kinds needed to run the operator out of cluster: namespace, SA, RBAC. The CRD comes
+    # from crds/ (the source of truth); everything else (including the chart's copy of the CRD and
+    # the Deployment) is only validated with a server-side dry run.
     local f="$TESTENV_DIR/deploy-rbac.yaml"
     cat "$man"/*.y*ml | awk '
       function flush() { if (keep) printf "%s---\n", doc; doc = ""; keep = 0 }
       /^---/ { flush(); next }
       { doc = doc $0 "\n" }
-      /^kind:[ \t]*(Namespace|ServiceAccount|ClusterRole|ClusterRoleBinding|Role|RoleBinding|CustomResourceDefinition)[ \t]*$/ { keep = 1 }
+      /^kind:[ \t]*(Namespace|ServiceAccount|ClusterRole|ClusterRoleBinding|Role|RoleBinding)[ \t]*$/ { keep = 1 }
       END { flush() }' >"$f"
     if [[ -s "$f" ]]; then
       kubectl apply --server-side --force-conflicts -f "$f" >/dev/null ||
         die "the API server rejected deploy/manifests/ RBAC (see above); the testenv stays up for debugging"
-      kubectl apply --server-side --force-conflicts --dry-run=server -f "$man/" >/dev/null ||
-        die "deploy/manifests/ fails a server-side dry run (see above); the testenv stays up for debugging"
       echo deploy >"$TESTENV_DIR/rbac"
-      log "applied namespace/ServiceAccount/RBAC from deploy/manifests/ (the rest: server-side dry run OK)"
+      if kubectl apply --server-side --force-conflicts --dry-run=server -f "$man/" >/dev/null; then
+        log "applied namespace/ServiceAccount/RBAC from deploy/manifests/ (the rest: server-side dry run OK)"
+      else
+        log "applied namespace/ServiceAccount/RBAC from deploy/manifests/"
+        log "WARNING: deploy/manifests/ FAILS a server-side dry run (message above); the e2e test"
+        log "         kubectl_applies_deploy_manifests... will fail until deploy/ is fixed"
+      fi
     else
       die "deploy/manifests/ has no Namespace/ServiceAccount/RBAC documents"
     fi
@@ -56,6 +61,10 @@ apply_manifests() {
 }
 
 print_usage() {
+  if [[ -n "${TESTENV_QUIET:-}" ]]; then
+    log "up: apiserver https://127.0.0.1:$(cat "$TESTENV_DIR/apiserver.port"), sim http://127.0.0.1:$(cat "$TESTENV_DIR/sim.port")"
+    return
+  fi
   cat <<MSG
 
 testenv is up:

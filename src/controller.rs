@@ -44,7 +44,14 @@ pub struct RunConfig {
     pub concurrency: u16,
     /// Address of `/healthz`, `/readyz`, `/metrics`.
     pub http_addr: SocketAddr,
+    /// Run only while holding the Lease `privatelink-operator-leader` (for `replicas > 1`).
+    pub leader_election: bool,
+    /// Namespace of the Lease (default: `POD_NAMESPACE`, else `default`).
+    pub lease_namespace: Option<String>,
 }
+
+/// Name of the leader-election Lease.
+pub const LEASE_NAME: &str = "privatelink-operator-leader";
 
 /// Errors that stop the operator at startup.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +67,12 @@ pub enum StartupError {
     /// HTTP client setup failed.
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    /// Leader election failed.
+    #[error("leader election: {0}")]
+    Lease(#[from] kube_lease_manager::LeaseManagerError),
+    /// Another replica took over; exit so Kubernetes restarts this one as a standby.
+    #[error("lost leadership of Lease {LEASE_NAME}")]
+    LostLeadership,
     /// The HTTP listener could not bind.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -106,6 +119,7 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
     ));
 
     let ready = Arc::new(AtomicBool::new(false));
+    let standby = Arc::new(AtomicBool::new(false));
     let listener = http::bind(cfg.http_addr)
         .await
         .map_err(|source| StartupError::Bind {
@@ -120,6 +134,7 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
     let app = http::router(HttpState {
         metrics,
         ready: ready.clone(),
+        standby: standby.clone(),
     });
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -127,9 +142,70 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
         }
     });
 
+    // With leader election, wait as a (ready) standby until this replica holds the Lease; losing it
+    // later stops the controller and the process, as controller-runtime does.
+    let mut lost_leadership = None;
+    if cfg.leader_election {
+        let ns = cfg
+            .lease_namespace
+            .clone()
+            .or_else(|| std::env::var("POD_NAMESPACE").ok())
+            .unwrap_or_else(|| "default".into());
+        let identity = std::env::var("POD_NAME").unwrap_or_else(|_| uuid::Uuid::new_v4().to_string());
+        let manager = kube_lease_manager::LeaseManagerBuilder::new(ctx.client.clone(), LEASE_NAME)
+            .with_namespace(ns.clone())
+            .with_identity(identity.clone())
+            .with_duration(15)
+            .with_grace(5)
+            .build()
+            .await?;
+        let (mut leader, task) = manager.watch().await;
+        standby.store(true, Ordering::Relaxed);
+        info!(lease = LEASE_NAME, namespace = %ns, identity, "waiting for leadership");
+        while !*leader.borrow_and_update() {
+            if leader.changed().await.is_err() {
+                return Err(match task.await {
+                    Ok(Err(e)) => StartupError::Lease(e),
+                    _ => StartupError::LostLeadership,
+                });
+            }
+        }
+        standby.store(false, Ordering::Relaxed);
+        info!("acquired leadership");
+        lost_leadership = Some(async move {
+            while *leader.borrow_and_update() {
+                if leader.changed().await.is_err() {
+                    break;
+                }
+            }
+            drop(leader);
+            let _ = task.await;
+        });
+    }
+    let lost = Arc::new(AtomicBool::new(false));
+    let shutdown = {
+        let lost = lost.clone();
+        async move {
+            let signal = async {
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = tokio::signal::ctrl_c() => {},
+                }
+            };
+            match lost_leadership {
+                Some(l) => tokio::select! {
+                    _ = signal => {},
+                    _ = l => { lost.store(true, Ordering::Relaxed); error!("lost leadership; stopping"); },
+                },
+                None => signal.await,
+            }
+        }
+    };
     let controller = Controller::new(api, watcher::Config::default().any_semantic())
         .with_config(ControllerConfig::default().concurrency(cfg.concurrency))
-        .shutdown_on_signal();
+        .graceful_shutdown_on(shutdown);
     let store = controller.store();
     tokio::spawn(async move {
         if store.wait_until_ready().await.is_ok() {
@@ -154,5 +230,8 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
     info!("controller stopped; shutting down");
     server.abort();
     tokio::time::sleep(Duration::from_millis(10)).await;
+    if lost.load(Ordering::Relaxed) {
+        return Err(StartupError::LostLeadership);
+    }
     Ok(())
 }

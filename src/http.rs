@@ -20,6 +20,8 @@ pub struct HttpState {
     pub metrics: Arc<Metrics>,
     /// Set once the controller's cache is filled.
     pub ready: Arc<AtomicBool>,
+    /// Set while this replica waits for leadership (a standby is ready to take over).
+    pub standby: Arc<AtomicBool>,
 }
 
 async fn healthz() -> &'static str {
@@ -29,6 +31,8 @@ async fn healthz() -> &'static str {
 async fn readyz(State(s): State<HttpState>) -> impl IntoResponse {
     if s.ready.load(Ordering::Relaxed) {
         (StatusCode::OK, "ok")
+    } else if s.standby.load(Ordering::Relaxed) {
+        (StatusCode::OK, "standby: waiting for leadership")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "cache not synced yet")
     }

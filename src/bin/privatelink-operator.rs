@@ -54,6 +54,13 @@ struct RunArgs {
     /// Address of /healthz, /readyz and /metrics.
     #[arg(long, env = "PRIVATELINK_HTTP_ADDR", default_value = "0.0.0.0:8080")]
     http_addr: SocketAddr,
+    /// Leader election: run the controller only while holding the Lease `privatelink-operator-leader`
+    /// (required for more than one replica).
+    #[arg(long, env = "PRIVATELINK_LEADER_ELECTION")]
+    leader_election: bool,
+    /// Namespace of the leader-election Lease (default: POD_NAMESPACE, else `default`).
+    #[arg(long, env = "PRIVATELINK_LEASE_NAMESPACE")]
+    lease_namespace: Option<String>,
     /// Log format.
     #[arg(long, env = "PRIVATELINK_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -82,6 +89,8 @@ async fn main() -> ExitCode {
                 },
                 concurrency: a.concurrency,
                 http_addr: a.http_addr,
+                leader_election: a.leader_election,
+                lease_namespace: a.lease_namespace,
             };
             match controller::run(cfg).await {
                 Ok(()) => ExitCode::SUCCESS,

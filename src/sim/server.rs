@@ -207,13 +207,18 @@ async fn rpc(
             error_response(e, &request_id, &host_id),
         ),
     };
-    let service_id = params.opt("ServiceId").map(String::from).or_else(|| {
-        outcome
-            .result
-            .as_ref()
-            .ok()
-            .and_then(|v| v["ServiceId"].as_str().map(String::from))
-    });
+    let service_id = params
+        .opt("ServiceId")
+        .or(params.opt("ResourceId"))
+        .or(params.opt("ResourceId.1"))
+        .map(String::from)
+        .or_else(|| {
+            outcome
+                .result
+                .as_ref()
+                .ok()
+                .and_then(|v| v["ServiceId"].as_str().map(String::from))
+        });
     sim.inner.lock().journal.record(Call {
         seq: 0,
         action: action.clone(),

@@ -507,7 +507,10 @@ impl Sim {
 
     async fn spawn(log_dir: &Path, label: &str, port: u16, args: &[String]) -> (Proc, u16) {
         let mut cmd = Command::new(sim_bin());
-        cmd.arg("--listen").arg(format!("127.0.0.1:{port}")).args(args);
+        cmd.arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .args(args)
+            .env("NO_COLOR", "1");
         let log = log_dir.join(format!("{label}.log"));
         let mut proc = Proc::spawn(cmd, log, label);
         const PREFIX: &str = "privatelink-sim listening on http://127.0.0.1:";
