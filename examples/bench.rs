@@ -94,6 +94,10 @@ struct Args {
     /// 0 = once at the end. Default: 2 when N > 1200, else 0.
     #[arg(long)]
     journal_poll_seconds: Option<f64>,
+    /// After everything else: restart the operator and measure its memory once it has reconciled
+    /// every (already Ready) object again; separates steady-state footprint from burst leftovers.
+    #[arg(long)]
+    restart_check: bool,
     /// Raw results (JSON).
     #[arg(long)]
     out: PathBuf,
@@ -165,6 +169,8 @@ struct Obs {
     created_at: Option<Timestamp>,
     /// Distinct resourceVersions seen after the first (= writes to the object).
     writes: u64,
+    /// When each write was seen (for the timelines of the slowest objects).
+    write_times: Vec<Timestamp>,
     last_rv: String,
     service_id: Option<String>,
     ready_at: Option<Timestamp>,
@@ -180,7 +186,8 @@ fn is_ready(o: &VpcEndpointService) -> bool {
         s.conditions.iter().any(|c| {
             c.type_ == "Ready"
                 && c.status == "True"
-                && c.observed_generation.is_none_or(|g| Some(g) == o.metadata.generation)
+                && c.observed_generation
+                    .is_none_or(|g| Some(g) == o.metadata.generation)
         })
     })
 }
@@ -195,6 +202,7 @@ fn observe(book: &Mutex<Book>, ready: &AtomicUsize, o: &VpcEndpointService) {
     } else if e.last_rv != rv {
         e.last_rv = rv;
         e.writes += 1;
+        e.write_times.push(now);
     }
     if e.service_id.is_none() {
         e.service_id = o.status.as_ref().and_then(|s| s.service_id.clone());
@@ -239,12 +247,10 @@ impl Sim {
             .await
     }
     async fn delete(&self, path: &str) -> Res<Value> {
-        self.send(self.http.delete(format!("{}{path}", self.admin)))
-            .await
+        self.send(self.http.delete(format!("{}{path}", self.admin))).await
     }
     async fn get(&self, path: &str) -> Res<Value> {
-        self.send(self.http.get(format!("{}{path}", self.admin)))
-            .await
+        self.send(self.http.get(format!("{}{path}", self.admin))).await
     }
 
     /// Fetch the journal and merge its calls (by seq) into `into`; return the aggregate counts.
@@ -290,6 +296,9 @@ struct Operator {
     pid: u32,
     metrics_url: String,
     log: PathBuf,
+    started: Instant,
+    /// Seconds from start until /readyz answered 200 (None: not within 5 s after /healthz).
+    readyz: Option<f64>,
 }
 
 impl Operator {
@@ -299,13 +308,22 @@ impl Operator {
         let file = std::fs::File::create(&log)?;
         let kubeconfig = std::env::var("OPERATOR_KUBECONFIG").or_else(|_| env("KUBECONFIG"))?;
         let child = tokio::process::Command::new(&a.operator_bin)
-            .args(["run", "--endpoint", &env("PRIVATELINK_ENDPOINT")?, "--namespace", ns])
+            .args([
+                "run",
+                "--endpoint",
+                &env("PRIVATELINK_ENDPOINT")?,
+                "--namespace",
+                ns,
+            ])
             .args(["--concurrency", &a.concurrency.to_string()])
             .args(["--resync-seconds", &a.resync_seconds.to_string()])
             .args(["--qps", &a.qps.to_string(), "--burst", &a.burst.to_string()])
             .args(["--http-addr", "127.0.0.1:0"])
             .env("KUBECONFIG", kubeconfig)
-            .env("RUST_LOG", std::env::var("BENCH_OPERATOR_LOG").unwrap_or("info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_OPERATOR_LOG").unwrap_or("info".into()),
+            )
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(file.try_clone()?)
@@ -313,6 +331,7 @@ impl Operator {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", a.operator_bin.display()))?;
+        let started = Instant::now();
         let pid = child.id().ok_or("operator exited at once")?;
         let deadline = Instant::now() + Duration::from_secs(60);
         let addr = loop {
@@ -329,16 +348,20 @@ impl Operator {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
-        let op = Self {
+        let mut op = Self {
+            started,
+            readyz: None,
             child,
             pid,
             metrics_url: format!("http://{addr}/metrics"),
             log,
         };
+        // /healthz first; /readyz is recorded but not required (see docs/benchmarks.md: with the
+        // controller also waiting on the store, the readiness task may never be woken).
         let http = reqwest::Client::new();
         loop {
             let ok = http
-                .get(format!("http://{addr}/readyz"))
+                .get(format!("http://{addr}/healthz"))
                 .send()
                 .await
                 .is_ok_and(|r| r.status().is_success());
@@ -346,7 +369,24 @@ impl Operator {
                 break;
             }
             if Instant::now() > deadline {
-                return Err(format!("operator not ready (log {})", op.log.display()).into());
+                return Err(format!("operator not healthy (log {})", op.log.display()).into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let ready_deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let ok = http
+                .get(format!("http://{addr}/readyz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ok {
+                op.readyz = Some(op.started.elapsed().as_secs_f64());
+                break;
+            }
+            if Instant::now() > ready_deadline {
+                eprintln!("bench[{}]: /readyz still not ready after 5s; continuing", a.label);
+                break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -358,7 +398,9 @@ impl Operator {
         let text = reqwest::get(&self.metrics_url).await?.text().await?;
         let mut m = BTreeMap::new();
         for line in text.lines().filter(|l| !l.starts_with('#')) {
-            let Some((key, val)) = line.rsplit_once(' ') else { continue };
+            let Some((key, val)) = line.rsplit_once(' ') else {
+                continue;
+            };
             let Ok(v) = val.parse::<f64>() else { continue };
             let (name, labels) = match key.split_once('{') {
                 Some((n, l)) => (n.to_string(), l.trim_end_matches('}').to_string()),
@@ -383,10 +425,7 @@ impl Operator {
 }
 
 fn metric(m: &BTreeMap<(String, String), f64>, name: &str) -> f64 {
-    m.iter()
-        .filter(|((n, _), _)| n == name)
-        .map(|(_, v)| v)
-        .sum()
+    m.iter().filter(|((n, _), _)| n == name).map(|(_, v)| v).sum()
 }
 
 /// `alicloud_requests_total` by action: {"Action": n}.
@@ -540,11 +579,7 @@ async fn create_all(api: &Api<VpcEndpointService>, a: &Args, book: &Arc<Mutex<Bo
                     match api.create(&PostParams::default(), &obj).await {
                         Ok(_) => {
                             let now = Timestamp::now();
-                            book.lock()
-                                .objs
-                                .entry(obj.name_any())
-                                .or_default()
-                                .created_at = Some(now);
+                            book.lock().objs.entry(obj.name_any()).or_default().created_at = Some(now);
                             return Ok(());
                         }
                         Err(kube::Error::Api(e)) if e.code == 409 => return Ok(()),
@@ -618,7 +653,10 @@ async fn run(a: Args) -> Res<()> {
     }
     let api: Api<VpcEndpointService> = Api::namespaced(client.clone(), &ns);
     if !api.list(&ListParams::default().limit(1)).await?.items.is_empty() {
-        return Err(format!("namespace {ns} already has VpcEndpointService objects; use a fresh testenv or another --label").into());
+        return Err(format!(
+            "namespace {ns} already has VpcEndpointService objects; use a fresh testenv or another --label"
+        )
+        .into());
     }
     let book = Arc::new(Mutex::new(Book::default()));
     let ready = Arc::new(AtomicUsize::new(0));
@@ -760,7 +798,9 @@ async fn run(a: Args) -> Res<()> {
     let mut create_at: HashMap<&str, Timestamp> = HashMap::new();
     let mut gets: HashMap<&str, Vec<Timestamp>> = HashMap::new();
     for c in &calls_v {
-        let Some(sid) = c.service_id.as_deref() else { continue };
+        let Some(sid) = c.service_id.as_deref() else {
+            continue;
+        };
         if c.code != "OK" {
             continue;
         }
@@ -786,7 +826,9 @@ async fn run(a: Args) -> Res<()> {
         if let Some(c) = o.created_at {
             e2e.push(secs(ready_at, c));
         }
-        let Some(&created) = create_at.get(sid) else { continue };
+        let Some(&created) = create_at.get(sid) else {
+            continue;
+        };
         if let Some(c) = o.created_at {
             queue_lag.push(secs(created, c));
         }
@@ -804,6 +846,23 @@ async fn run(a: Args) -> Res<()> {
     }
     worst.sort_by(|x, y| y.0.total_cmp(&x.0));
     worst.truncate(5);
+    // Timelines of the slowest objects, in seconds after the driver's create call returned.
+    let timeline = |name: &str, ov: f64| {
+        let b = book.lock();
+        let o = b.objs.get(name).cloned().unwrap_or_default();
+        let base = o.created_at.unwrap_or(t0);
+        let sid = o.service_id.clone().unwrap_or_default();
+        let rel = |t: Timestamp| (secs(t, base) * 1000.0).round() / 1000.0;
+        json!({
+            "name": name,
+            "overhead_s": ov,
+            "service_id": sid,
+            "cloud_create": create_at.get(sid.as_str()).map(|t| rel(*t)),
+            "gets": gets.get(sid.as_str()).map(|v| v.iter().map(|t| rel(*t)).collect::<Vec<_>>()),
+            "ready_seen": o.ready_at.map(rel),
+            "writes_seen": o.write_times.iter().map(|t| rel(*t)).collect::<Vec<_>>(),
+        })
+    };
     let burst_calls: Vec<&CallRec> = calls_v.iter().collect();
     let (by_action, errors) = counts_by_action(&journal_counts);
     let per_obj = |m: &BTreeMap<String, u64>| -> BTreeMap<String, f64> {
@@ -832,6 +891,7 @@ async fn run(a: Args) -> Res<()> {
             "apply_concurrency": a.apply_concurrency, "sim_qps_limit": a.sim_qps_limit,
             "sim_latency_ms": a.sim_latency_ms, "sim_config": cfg, "namespace": ns,
             "operator_log": op.log.display().to_string(),
+            "operator_readyz_after_s": op.readyz,
         },
         "machine": {"nproc": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
                      "loadavg_start": load_start, "loadavg_all_ready": load_ready},
@@ -847,7 +907,7 @@ async fn run(a: Args) -> Res<()> {
             },
             "k8s_create_to_cloud_create_s": summary(queue_lag),
             "k8s_create_to_ready_s": summary(e2e),
-            "worst_overhead": worst.iter().map(|(v, n)| json!({"name": n, "overhead_s": v})).collect::<Vec<_>>(),
+            "worst_overhead": worst.iter().map(|(v, n)| timeline(n, *v)).collect::<Vec<_>>(),
             "journal_coverage": coverage,
             "cloud_calls": by_action,
             "cloud_calls_per_object": per_obj(&by_action),
@@ -932,10 +992,54 @@ async fn run(a: Args) -> Res<()> {
         mfinal
             .iter()
             .filter(|((n, _), _)| !n.ends_with("_bucket"))
-            .map(|((n, l), v)| (if l.is_empty() { n.clone() } else { format!("{n}{{{l}}}") }, *v))
+            .map(|((n, l), v)| (
+                if l.is_empty() {
+                    n.clone()
+                } else {
+                    format!("{n}{{{l}}}")
+                },
+                *v
+            ))
             .collect::<BTreeMap<_, _>>()
     );
     op.stop().await;
+
+    if a.restart_check && !timed_out {
+        let mut a2 = a.clone();
+        a2.label = format!("{}-restart", a.label);
+        let op2 = Operator::start(&a2, &ns).await?;
+        let i1 = Instant::now();
+        let mut done = false;
+        while i1.elapsed() < Duration::from_secs(600) {
+            let m = op2.metrics().await?;
+            let gets = metric_by_action(&m).get(GET).copied().unwrap_or(0.0);
+            if gets >= a.n as f64 {
+                done = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let all_s = i1.elapsed().as_secs_f64();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let m = op2.metrics().await?;
+        let s = proc_sample(op2.pid, tck).unwrap_or_default();
+        result["restart"] = json!({
+            "all_reconciled": done,
+            "seconds_to_reconcile_all": (all_s * 10.0).round() / 10.0,
+            "cloud_calls": metric_by_action(&m),
+            "status_patches": metric(&m, "privatelink_operator_status_patches_total"),
+            "rss_mib": mib(s.rss_kib),
+            "hwm_mib": mib(s.hwm_kib),
+        });
+        eprintln!(
+            "bench[{}]: restarted operator: all {} reconciled in {all_s:.1}s, RSS {} MiB (HWM {})",
+            a.label,
+            a.n,
+            mib(s.rss_kib),
+            mib(s.hwm_kib)
+        );
+        op2.stop().await;
+    }
 
     if let Some(dir) = a.out.parent() {
         std::fs::create_dir_all(dir)?;
@@ -968,6 +1072,16 @@ fn print_summary(r: &Value) {
         r["memory"]["rss_mib_all_ready"],
         r["memory"]["hwm_mib_all_ready"],
     );
+    if let Some(s) = r.get("restart") {
+        println!(
+            "[{}] restarted operator: all reconciled in {}s, RSS {} MiB (HWM {}), status patches {}",
+            r["label"].as_str().unwrap_or(""),
+            s["seconds_to_reconcile_all"],
+            s["rss_mib"],
+            s["hwm_mib"],
+            s["status_patches"],
+        );
+    }
     if let Some(s) = r.get("steady") {
         println!(
             "[{}] steady: reads/obj/interval {} writes/obj/interval {} status patches {} object writes {} calls {}",

@@ -137,7 +137,7 @@ if want scale; then
   testenv_up # fresh apiserver and etcd: the scale run does not share them with the runs above
   drive scale --n "$BENCH_SCALE_N" --concurrency "$BENCH_CONCURRENCY" --qps "$BENCH_QPS" \
     --burst "$BENCH_BURST" --resync-seconds "$BENCH_RESYNC" \
-    --steady-intervals "$BENCH_SCALE_STEADY_INTERVALS" --apply-concurrency 48 --timeout-seconds 1800
+    --steady-intervals "$BENCH_SCALE_STEADY_INTERVALS" --apply-concurrency 48 --timeout-seconds 1800 --journal-poll-seconds 5 --restart-check
   testenv_down
 fi
 
