@@ -5,10 +5,7 @@
 //! Usage: `bench_store NAMESPACE full|stripped` (KUBECONFIG from the environment). Run once per mode:
 //! each mode in its own process, so the numbers are independent.
 
-use kube::{
-    Api, Client, ResourceExt,
-    api::ListParams,
-};
+use kube::{Api, Client, ResourceExt, api::ListParams};
 use privatelink_operator::crd::VpcEndpointService;
 
 fn rss_kib() -> u64 {
