@@ -44,36 +44,25 @@ fn signed(
     )
     .expect("canonical request");
     let sig = sign::v3_sign(SK, &sign::v3_string_to_sign(&cr));
-    let qs: String = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(query)
-        .finish();
+    let qs: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(query).finish();
     let mut rb = client.post(format!("{base}/?{qs}"));
     for (k, v) in &headers[1..] {
         rb = rb.header(*k, v);
     }
     rb.header(
         "authorization",
-        format!(
-            "ACS3-HMAC-SHA256 Credential={AK},SignedHeaders={},Signature={sig}",
-            names.join(";")
-        ),
+        format!("ACS3-HMAC-SHA256 Credential={AK},SignedHeaders={},Signature={sig}", names.join(";")),
     )
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let base = args
-        .get(1)
-        .cloned()
-        .unwrap_or_else(|| "http://127.0.0.1:8787".into());
+    let base = args.get(1).cloned().unwrap_or_else(|| "http://127.0.0.1:8787".into());
     let secs: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10);
     let conc: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(64);
     let host = base.trim_start_matches("http://").to_string();
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(conc)
-        .build()
-        .unwrap();
+    let client = reqwest::Client::builder().pool_max_idle_per_host(conc).build().unwrap();
     let prefill: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(0);
     let t = Instant::now();
     let mut fill = Vec::new();
@@ -84,15 +73,8 @@ async fn main() {
         fill.push(tokio::spawn(async move {
             for _ in 0..n {
                 let q = [("RegionId", "cn-beijing")];
-                let r = signed(&client, &base, &host, "CreateVpcEndpointService", &q)
-                    .send()
-                    .await
-                    .unwrap();
-                assert!(
-                    r.status().is_success(),
-                    "prefill create failed: {}",
-                    r.text().await.unwrap()
-                );
+                let r = signed(&client, &base, &host, "CreateVpcEndpointService", &q).send().await.unwrap();
+                assert!(r.status().is_success(), "prefill create failed: {}", r.text().await.unwrap());
             }
         }));
     }
@@ -100,10 +82,7 @@ async fn main() {
         f.await.unwrap();
     }
     if prefill > 0 {
-        println!(
-            "prefilled {prefill} services in {:.1}s",
-            t.elapsed().as_secs_f64()
-        );
+        println!("prefilled {prefill} services in {:.1}s", t.elapsed().as_secs_f64());
     }
     let created: serde_json::Value = signed(
         &client,
@@ -125,20 +104,12 @@ async fn main() {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..conc {
-        let (client, base, host, sid, ok, fail) = (
-            client.clone(),
-            base.clone(),
-            host.clone(),
-            sid.clone(),
-            ok.clone(),
-            fail.clone(),
-        );
+        let (client, base, host, sid, ok, fail) =
+            (client.clone(), base.clone(), host.clone(), sid.clone(), ok.clone(), fail.clone());
         tasks.push(tokio::spawn(async move {
             while Instant::now() < end {
                 let q = [("RegionId", "cn-hangzhou"), ("ServiceId", sid.as_str())];
-                let r = signed(&client, &base, &host, "GetVpcEndpointServiceAttribute", &q)
-                    .send()
-                    .await;
+                let r = signed(&client, &base, &host, "GetVpcEndpointServiceAttribute", &q).send().await;
                 match r {
                     Ok(r) if r.status().is_success() => {
                         let _ = r.bytes().await;

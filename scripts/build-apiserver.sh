@@ -47,7 +47,8 @@ set +e
 (cd "$MOD" && CGO_ENABLED=0 go build -v -trimpath -ldflags "$LDFLAGS" -o "$tmp" . 2>&1) \
   | tee "$log" \
   | awk -v start="$start" '
-      /^[a-zA-Z0-9._\/-]+$/ { n++; if (n % 100 == 0) { printf "build-apiserver: %d packages compiled (%ds)\n", n, systime()-start; fflush() } next }
+      /^go: downloading / { d++; if (d % 50 == 1) { printf "build-apiserver: downloading modules (%d so far)\n", d; fflush() } next }
+      /^[a-zA-Z0-9._\/-]+$/ { n++; if (n % 100 == 0) { printf "build-apiserver: %d of ~2050 packages compiled (%ds)\n", n, systime()-start; fflush() } next }
       { print; fflush() }
       END { printf "build-apiserver: %d packages compiled\n", n }'
 rc=${PIPESTATUS[0]}

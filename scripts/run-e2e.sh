@@ -11,8 +11,9 @@ started=""
 if [[ ! -f "$TESTENV_DIR/env" ]]; then started=1; fi
 scripts/testenv-up.sh || { rc=$?; [[ -n "$started" ]] && scripts/testenv-down.sh; exit "$rc"; }
 
+rm -rf target/e2e-logs   # logs of this run only
 t0=$(date +%s)
-cargo test --test e2e "$@"
+cargo test --test e2e -- --test-threads=4 "$@"   # "$@": test name filters
 rc=$?
 if [[ $rc -eq 0 ]]; then
   cargo test --test e2e_restart -- --test-threads=1

@@ -13,22 +13,22 @@ use std::{
 use futures::StreamExt;
 use kube::{
     Api, Client,
-    api::ListParams,
+    api::{ListParams, PartialObjectMeta},
     runtime::{
-        Controller,
+        Controller, PredicateConfig, WatchStreamExt,
         controller::Config as ControllerConfig,
         events::{Recorder, Reporter},
-        watcher,
+        reflector, watcher,
     },
 };
 use tracing::{debug, error, info, warn};
 
 use crate::{
-    alicloud::{AliCloudClient, ClientConfig, Credentials},
+    alicloud::{AliCloudClient, ClientConfig, DefaultCredentials},
     crd::VpcEndpointService,
     http::{self, HttpState},
     metrics::Metrics,
-    reconcile::{self, Context, Settings},
+    reconcile::{self, Context, Settings, observe::ADOPT_ANNOTATION},
 };
 
 /// Settings of `privatelink-operator run`.
@@ -84,6 +84,25 @@ pub enum StartupError {
     },
 }
 
+/// Drop the parts of an object the reconciler never reads before it enters the cache.
+fn slim(obj: &mut VpcEndpointService) {
+    obj.metadata.managed_fields = None;
+    if let Some(a) = obj.metadata.annotations.as_mut() {
+        a.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+/// What a change must touch to trigger a reconcile.
+fn trigger_key(obj: &VpcEndpointService) -> Option<u64> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    obj.metadata.generation.hash(&mut h);
+    obj.metadata.finalizers.hash(&mut h);
+    obj.metadata.deletion_timestamp.is_some().hash(&mut h);
+    obj.metadata.annotations.as_ref().and_then(|a| a.get(ADOPT_ANNOTATION)).hash(&mut h);
+    Some(h.finish())
+}
+
 /// Run the controller until SIGTERM/SIGINT.
 pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
     let client = Client::try_default().await.map_err(StartupError::Kubeconfig)?;
@@ -91,26 +110,22 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    api.list(&ListParams::default().limit(1))
-        .await
-        .map_err(StartupError::CrdMissing)?;
+    api.list(&ListParams::default().limit(1)).await.map_err(StartupError::CrdMissing)?;
 
     let metrics = Arc::new(Metrics::default());
     let cloud = AliCloudClient::new(&cfg.cloud, Some(metrics.clone()))?;
-    let default_credentials = Credentials::from_env();
+    let default_credentials = DefaultCredentials::from_env();
     match &default_credentials {
-        Some(c) => info!(access_key_id = %c.access_key_id, "default credentials from the environment"),
+        Some(c) => info!("default credentials: {}", c.describe()),
         None => warn!(
             "no default credentials (ALIBABA_CLOUD_ACCESS_KEY_ID); objects must name a credentials Secret"
         ),
     }
-    let reporter = Reporter {
-        controller: "privatelink-operator".into(),
-        instance: std::env::var("POD_NAME").ok(),
-    };
+    let reporter =
+        Reporter { controller: "privatelink-operator".into(), instance: std::env::var("POD_NAME").ok() };
     let recorder = Recorder::new(client.clone(), reporter);
     let ctx = Arc::new(Context::new(
-        client,
+        client.clone(),
         cloud,
         default_credentials,
         recorder,
@@ -122,20 +137,10 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
     let standby = Arc::new(AtomicBool::new(false));
     let listener = http::bind(cfg.http_addr)
         .await
-        .map_err(|source| StartupError::Bind {
-            addr: cfg.http_addr,
-            source,
-        })?;
-    let local = listener.local_addr().map_err(|source| StartupError::Bind {
-        addr: cfg.http_addr,
-        source,
-    })?;
+        .map_err(|source| StartupError::Bind { addr: cfg.http_addr, source })?;
+    let local = listener.local_addr().map_err(|source| StartupError::Bind { addr: cfg.http_addr, source })?;
     info!(addr = %local, "serving /healthz, /readyz, /metrics");
-    let app = http::router(HttpState {
-        metrics,
-        ready: ready.clone(),
-        standby: standby.clone(),
-    });
+    let app = http::router(HttpState { metrics, ready: ready.clone(), standby: standby.clone() });
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             error!(error = %e, "HTTP server failed");
@@ -203,14 +208,34 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
             }
         }
     };
-    let controller = Controller::new(api, watcher::Config::default().any_semantic())
+    let readiness_api: Api<PartialObjectMeta<VpcEndpointService>> = match &cfg.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    // The cache keeps every object; strip what the reconciler never reads (managedFields and
+    // kubectl's last-applied annotation are most of an object's bytes) so 10k objects stay small.
+    let writer = reflector::store::Writer::<VpcEndpointService>::default();
+    let reader = writer.as_reader();
+    // The cache sees every change; reconciles are triggered only by changes the reconciler acts on
+    // (spec, finalizers, deletion, the adoption annotation), not by the operator's own status writes,
+    // which would otherwise replace a pending poll and crowd the queue under load.
+    let trigger = reflector(writer, watcher(api, watcher::Config::default().any_semantic()).modify(slim))
+        .applied_objects()
+        .predicate_filter(trigger_key, PredicateConfig::default());
+    let controller = Controller::for_stream(trigger, reader)
         .with_config(ControllerConfig::default().concurrency(cfg.concurrency))
         .graceful_shutdown_on(shutdown);
-    let store = controller.store();
+    // Ready once a full list of the objects has come through (a metadata-only watch that stops at
+    // its first InitDone). The controller's own `Store::wait_until_ready` is not used: its one-shot
+    // wakes only one waiter, and the controller itself is already waiting on it.
     tokio::spawn(async move {
-        if store.wait_until_ready().await.is_ok() {
-            ready.store(true, Ordering::Relaxed);
-            info!("cache synced; ready");
+        let mut events = watcher::watcher(readiness_api, watcher::Config::default().any_semantic()).boxed();
+        while let Some(ev) = events.next().await {
+            if let Ok(watcher::Event::InitDone) = ev {
+                ready.store(true, Ordering::Relaxed);
+                info!("initial list complete; ready");
+                break;
+            }
         }
     });
     info!(

@@ -111,10 +111,7 @@ pub struct VpcEndpointServiceSpec {
 
     /// Regions from which the service may be reached across regions (cross-region connectivity).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(
-        length(max = 20),
-        inner(length(min = 1, max = 64), regex(pattern = r"^[a-z0-9-]+$"))
-    )]
+    #[schemars(length(max = 20), inner(length(min = 1, max = 64), regex(pattern = r"^[a-z0-9-]+$")))]
     pub supported_regions: Vec<String>,
 
     /// Default bandwidth of endpoint connections in Mbit/s (100–10240). CLB and ALB services only;
@@ -288,10 +285,7 @@ fn conditions_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 impl VpcEndpointService {
     /// Region recorded at creation, falling back to the spec.
     pub fn region(&self) -> &str {
-        self.status
-            .as_ref()
-            .and_then(|s| s.region_id.as_deref())
-            .unwrap_or(&self.spec.region_id)
+        self.status.as_ref().and_then(|s| s.region_id.as_deref()).unwrap_or(&self.spec.region_id)
     }
 
     /// The cloud ID, once known.
@@ -311,10 +305,8 @@ mod tests {
 
     #[test]
     fn committed_crd_is_up_to_date() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/crds/vpcendpointservices.privatelink.alicloud.dev.yaml"
-        );
+        let path =
+            concat!(env!("CARGO_MANIFEST_DIR"), "/crds/vpcendpointservices.privatelink.alicloud.dev.yaml");
         let committed = std::fs::read_to_string(path).unwrap_or_default();
         assert!(
             committed == crd_yaml(),
@@ -334,10 +326,7 @@ mod tests {
     #[test]
     fn crd_declares_identity_and_columns() {
         let crd = serde_json::to_value(VpcEndpointService::crd()).unwrap();
-        assert_eq!(
-            crd["metadata"]["name"],
-            "vpcendpointservices.privatelink.alicloud.dev"
-        );
+        assert_eq!(crd["metadata"]["name"], "vpcendpointservices.privatelink.alicloud.dev");
         assert_eq!(crd["spec"]["scope"], "Namespaced");
         assert_eq!(crd["spec"]["names"]["shortNames"][0], "epsrv");
         let cols: Vec<&str> = crd["spec"]["versions"][0]["additionalPrinterColumns"]

@@ -49,7 +49,7 @@ use kube::{
 };
 
 use crate::{
-    alicloud::{AliCloudClient, ClientConfig, Credentials},
+    alicloud::{AliCloudClient, ClientConfig, Credentials, DefaultCredentials},
     metrics::Metrics,
     reconcile::{Context, Settings},
     sim,
@@ -80,9 +80,7 @@ impl ApiServer {
         let bytes = req.into_body().collect_bytes().await.expect("body");
         let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
         send.send_response(
-            Response::builder()
-                .body(Body::from(serde_json::to_vec(&reply).unwrap()))
-                .unwrap(),
+            Response::builder().body(Body::from(serde_json::to_vec(&reply).unwrap())).unwrap(),
         );
         Seen { method, uri, body }
     }
@@ -111,21 +109,20 @@ pub fn context(endpoint: &str) -> (Arc<Context>, ApiServer) {
     let client = Client::new(svc, "default");
     let metrics = Arc::new(Metrics::default());
     let cloud = AliCloudClient::new(
-        &ClientConfig {
-            endpoint: Some(endpoint.into()),
-            ..Default::default()
-        },
+        &ClientConfig { endpoint: Some(endpoint.into()), ..Default::default() },
         Some(metrics.clone()),
     )
     .unwrap();
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: "privatelink-operator".into(),
-            instance: None,
-        },
-    );
+    let recorder =
+        Recorder::new(client.clone(), Reporter { controller: "privatelink-operator".into(), instance: None });
     let creds = Credentials::new("sim-ak-default", "sim-secret-default", None);
-    let ctx = Context::new(client, cloud, Some(creds), recorder, metrics, Settings::default());
+    let ctx = Context::new(
+        client,
+        cloud,
+        Some(DefaultCredentials::Static(creds)),
+        recorder,
+        metrics,
+        Settings::default(),
+    );
     (Arc::new(ctx), ApiServer(handle))
 }

@@ -56,10 +56,7 @@ pub struct Metrics {
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
-    [
-        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-    ]
-    .into_iter()
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0].into_iter()
 }
 
 impl Default for Metrics {
@@ -73,16 +70,8 @@ impl Default for Metrics {
             Family::<ActionLabels, Histogram>::new_with_constructor(|| Histogram::new(latency_buckets()));
         let objects = Family::<ReadyLabels, Gauge>::default();
         let status_patches = Counter::default();
-        registry.register(
-            "reconcile_runs",
-            "Reconciliations started",
-            reconcile_runs.clone(),
-        );
-        registry.register(
-            "reconcile_failures",
-            "Reconciliations that failed",
-            reconcile_failures.clone(),
-        );
+        registry.register("reconcile_runs", "Reconciliations started", reconcile_runs.clone());
+        registry.register("reconcile_failures", "Reconciliations that failed", reconcile_failures.clone());
         registry.register(
             "reconcile_duration_seconds",
             "Reconciliation duration",
@@ -98,16 +87,8 @@ impl Default for Metrics {
             "Alibaba Cloud API call latency",
             cloud_latency.clone(),
         );
-        registry.register(
-            "objects",
-            "VpcEndpointService objects by Ready condition",
-            objects.clone(),
-        );
-        registry.register(
-            "status_patches",
-            "Status patches written to Kubernetes",
-            status_patches.clone(),
-        );
+        registry.register("objects", "VpcEndpointService objects by Ready condition", objects.clone());
+        registry.register("status_patches", "Status patches written to Kubernetes", status_patches.clone());
         Self {
             registry,
             reconcile_runs,
@@ -131,16 +112,7 @@ impl Metrics {
 
     /// Record one cloud call.
     pub fn cloud_call(&self, action: &str, code: &str, seconds: f64) {
-        self.cloud_requests
-            .get_or_create(&CloudLabels {
-                action: action.into(),
-                code: code.into(),
-            })
-            .inc();
-        self.cloud_latency
-            .get_or_create(&ActionLabels {
-                action: action.into(),
-            })
-            .observe(seconds);
+        self.cloud_requests.get_or_create(&CloudLabels { action: action.into(), code: code.into() }).inc();
+        self.cloud_latency.get_or_create(&ActionLabels { action: action.into() }).observe(seconds);
     }
 }

@@ -23,10 +23,7 @@ fn enc(s: &str) -> String {
 }
 
 fn sorted_query(params: &[(String, String)]) -> String {
-    let mut p: Vec<_> = params
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect();
+    let mut p: Vec<_> = params.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect();
     p.sort();
     p.join("&")
 }
@@ -87,10 +84,7 @@ impl TestSim {
         Self {
             base: format!("http://{addr}"),
             host: addr.to_string(),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(5))
-                .build()
-                .unwrap(),
+            http: reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap(),
             _stop: tx,
         }
     }
@@ -98,9 +92,9 @@ impl TestSim {
     async fn fast() -> Self {
         Self::start(SimConfig {
             timing: Timing {
-                create: Duration::from_millis(200),
-                update: Duration::from_millis(100),
-                delete: Duration::from_millis(200),
+                create: Duration::from_millis(500),
+                update: Duration::from_millis(500),
+                delete: Duration::from_millis(500),
             },
             ..SimConfig::default()
         })
@@ -118,18 +112,26 @@ impl TestSim {
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
+    /// Poll Get until the status (or error code) is `want`.
+    async fn wait_status(&self, get: &[(&str, &str)], want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let r = self.v3("GetVpcEndpointServiceAttribute", get).await;
+            let st = r.body["ServiceStatus"].as_str().unwrap_or_else(|| code(&r)).to_string();
+            if st == want {
+                return;
+            }
+            assert!(Instant::now() < deadline, "never reached {want}, last {st}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Signed V3 call; query params in the URL (form body for Tag/UntagResources).
     async fn try_v3(&self, action: &str, params: &[(&str, &str)], o: &Opts) -> reqwest::Result<Reply> {
-        let params: Vec<(String, String)> = params
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let params: Vec<(String, String)> =
+            params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let form = action == "TagResources" || action == "UntagResources";
-        let (query, body) = if form {
-            (vec![], sorted_query(&params))
-        } else {
-            (params, String::new())
-        };
+        let (query, body) = if form { (vec![], sorted_query(&params)) } else { (params, String::new()) };
         let body_hash = hex::encode(Sha256::digest(body.as_bytes()));
         let mut headers = vec![
             ("host".to_string(), self.host.clone()),
@@ -138,9 +140,7 @@ impl TestSim {
             ("x-acs-date".into(), now_str(o.date_offset)),
             (
                 "x-acs-signature-nonce".into(),
-                o.nonce
-                    .clone()
-                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                o.nonce.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             ),
             ("x-acs-version".into(), o.version.to_string()),
         ];
@@ -158,11 +158,7 @@ impl TestSim {
             sorted_query(&query),
             canon_headers,
             names.join(";"),
-            headers
-                .iter()
-                .find(|(k, _)| k == "x-acs-content-sha256")
-                .unwrap()
-                .1
+            headers.iter().find(|(k, _)| k == "x-acs-content-sha256").unwrap().1
         );
         let sts = format!("ACS3-HMAC-SHA256\n{}", hex::encode(Sha256::digest(cr.as_bytes())));
         let mut mac = Hmac::<Sha256>::new_from_slice(o.sk.as_bytes()).unwrap();
@@ -171,9 +167,7 @@ impl TestSim {
         let url = if query.is_empty() {
             format!("{}/", self.base)
         } else {
-            let qs: String = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(&query)
-                .finish();
+            let qs: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(&query).finish();
             format!("{}/?{qs}", self.base)
         };
         let mut rb = self.http.post(url);
@@ -187,26 +181,14 @@ impl TestSim {
         }
         rb = rb.header(
             "authorization",
-            format!(
-                "ACS3-HMAC-SHA256 Credential={},SignedHeaders={},Signature={sig}",
-                o.ak,
-                names.join(";")
-            ),
+            format!("ACS3-HMAC-SHA256 Credential={},SignedHeaders={},Signature={sig}", o.ak, names.join(";")),
         );
-        let body = if o.tamper_body {
-            format!("{body}&X=1")
-        } else {
-            body
-        };
+        let body = if o.tamper_body { format!("{body}&X=1") } else { body };
         let r = rb.body(body).send().await?;
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let text = r.text().await?;
-        Ok(Reply {
-            status,
-            headers,
-            body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        })
+        Ok(Reply { status, headers, body: serde_json::from_str(&text).unwrap_or(Value::String(text)) })
     }
 
     async fn v3(&self, action: &str, params: &[(&str, &str)]) -> Reply {
@@ -215,10 +197,8 @@ impl TestSim {
 
     /// Signed V1 (HMAC-SHA1) GET call.
     async fn v1(&self, action: &str, params: &[(&str, &str)], sk: &str) -> Reply {
-        let mut all: Vec<(String, String)> = params
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let mut all: Vec<(String, String)> =
+            params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let nonce = uuid::Uuid::new_v4().to_string();
         for (k, v) in [
             ("Action", action),
@@ -239,23 +219,12 @@ impl TestSim {
             "Signature".into(),
             base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()),
         ));
-        let qs: String = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(&all)
-            .finish();
-        let r = self
-            .http
-            .get(format!("{}/?{qs}", self.base))
-            .send()
-            .await
-            .unwrap();
+        let qs: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(&all).finish();
+        let r = self.http.get(format!("{}/?{qs}", self.base)).send().await.unwrap();
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let body = r.json().await.unwrap();
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        Reply { status, headers, body }
     }
 }
 
@@ -281,22 +250,12 @@ async fn admin_journal_idempotency_and_reset() {
     let (s, body) = sim.admin(reqwest::Method::GET, "healthz", None).await;
     assert_eq!((s, body), (200, Value::String("ok".into())));
 
-    let a = sim
-        .v3(
-            "CreateVpcEndpointService",
-            &with(CREATE, &[("ClientToken", "tok-1")]),
-        )
-        .await;
+    let a = sim.v3("CreateVpcEndpointService", &with(CREATE, &[("ClientToken", "tok-1")])).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let rid = a.body["RequestId"].as_str().unwrap();
     assert_eq!(rid, rid.to_uppercase());
     assert_eq!(uuid::Uuid::parse_str(rid).unwrap().get_version_num(), 4);
-    let b = sim
-        .v3(
-            "CreateVpcEndpointService",
-            &with(CREATE, &[("ClientToken", "tok-1")]),
-        )
-        .await;
+    let b = sim.v3("CreateVpcEndpointService", &with(CREATE, &[("ClientToken", "tok-1")])).await;
     assert_eq!(a.body["ServiceId"], b.body["ServiceId"]);
     let c = sim
         .v3(
@@ -310,12 +269,7 @@ async fn admin_journal_idempotency_and_reset() {
     let u = sim
         .v3(
             "AddUserToVpcEndpointService",
-            &[
-                ("RegionId", "cn-hangzhou"),
-                ("ServiceId", sid),
-                ("UserId", "42"),
-                ("ClientToken", "tok-1"),
-            ],
+            &[("RegionId", "cn-hangzhou"), ("ServiceId", sid), ("UserId", "42"), ("ClientToken", "tok-1")],
         )
         .await;
     assert_eq!(u.status, 200, "{}", u.body);
@@ -335,10 +289,7 @@ async fn admin_journal_idempotency_and_reset() {
 
     let (_, j) = sim.admin(reqwest::Method::GET, "journal", None).await;
     assert_eq!(j["total"], 4);
-    assert_eq!(
-        j["counts"]["CreateVpcEndpointService"],
-        json!({"OK": 2, "IdempotenceSignatureMismatch": 1})
-    );
+    assert_eq!(j["counts"]["CreateVpcEndpointService"], json!({"OK": 2, "IdempotenceSignatureMismatch": 1}));
     let call = &j["calls"][0];
     assert_eq!(call["action"], "CreateVpcEndpointService");
     assert_eq!(call["clientToken"], "tok-1");
@@ -351,22 +302,11 @@ async fn admin_journal_idempotency_and_reset() {
 
     let (s, _) = sim.admin(reqwest::Method::DELETE, "journal", None).await;
     assert_eq!(s, 200);
-    assert_eq!(
-        sim.admin(reqwest::Method::GET, "journal", None).await.1["total"],
-        0
-    );
+    assert_eq!(sim.admin(reqwest::Method::GET, "journal", None).await.1["total"], 0);
     sim.admin(reqwest::Method::POST, "reset", None).await;
-    assert_eq!(
-        sim.admin(reqwest::Method::GET, "services", None).await.1["services"],
-        json!([])
-    );
+    assert_eq!(sim.admin(reqwest::Method::GET, "services", None).await.1["services"], json!([]));
     // Tokens were cleared too: the same token now creates a new service.
-    let d = sim
-        .v3(
-            "CreateVpcEndpointService",
-            &with(CREATE, &[("ClientToken", "tok-1")]),
-        )
-        .await;
+    let d = sim.v3("CreateVpcEndpointService", &with(CREATE, &[("ClientToken", "tok-1")])).await;
     assert_ne!(d.body["ServiceId"], a.body["ServiceId"]);
 }
 
@@ -378,89 +318,29 @@ async fn authentication_and_gateway_errors() {
     assert_eq!((ok.status, ok.body["TotalCount"].clone()), (200, json!(0)));
 
     let cases: Vec<(Opts, &str, u16)> = vec![
+        (Opts { sk: "wrong", ..Opts::default() }, "SignatureDoesNotMatch", 400),
+        (Opts { ak: "nope", ..Opts::default() }, "InvalidAccessKeyId.NotFound", 404),
         (
-            Opts {
-                sk: "wrong",
-                ..Opts::default()
-            },
-            "SignatureDoesNotMatch",
-            400,
-        ),
-        (
-            Opts {
-                ak: "nope",
-                ..Opts::default()
-            },
-            "InvalidAccessKeyId.NotFound",
-            404,
-        ),
-        (
-            Opts {
-                ak: "sim-ak-inactive",
-                sk: "sim-secret-inactive",
-                ..Opts::default()
-            },
+            Opts { ak: "sim-ak-inactive", sk: "sim-secret-inactive", ..Opts::default() },
             "InvalidAccessKeyId.Inactive",
             400,
         ),
+        (Opts { date_offset: -16 * 60, ..Opts::default() }, "InvalidTimeStamp.Expired", 400),
+        (Opts { date_offset: 16 * 60, ..Opts::default() }, "InvalidTimeStamp.Expired", 400),
+        (Opts { version: "2019-01-01", ..Opts::default() }, "InvalidVersion", 400),
+        (Opts { unsigned_header: true, ..Opts::default() }, "IncompleteSignature", 400),
         (
-            Opts {
-                date_offset: -16 * 60,
-                ..Opts::default()
-            },
-            "InvalidTimeStamp.Expired",
-            400,
-        ),
-        (
-            Opts {
-                date_offset: 16 * 60,
-                ..Opts::default()
-            },
-            "InvalidTimeStamp.Expired",
-            400,
-        ),
-        (
-            Opts {
-                version: "2019-01-01",
-                ..Opts::default()
-            },
-            "InvalidVersion",
-            400,
-        ),
-        (
-            Opts {
-                unsigned_header: true,
-                ..Opts::default()
-            },
-            "IncompleteSignature",
-            400,
-        ),
-        (
-            Opts {
-                ak: "STS.sim-sts-ak",
-                sk: "sim-sts-secret",
-                token: Some("bad"),
-                ..Opts::default()
-            },
+            Opts { ak: "STS.sim-sts-ak", sk: "sim-sts-secret", token: Some("bad"), ..Opts::default() },
             "InvalidSecurityToken.MismatchWithAccessKey",
             400,
         ),
         (
-            Opts {
-                ak: "STS.sim-sts-ak",
-                sk: "sim-sts-secret",
-                token: None,
-                ..Opts::default()
-            },
+            Opts { ak: "STS.sim-sts-ak", sk: "sim-sts-secret", token: None, ..Opts::default() },
             "InvalidSecurityToken.MismatchWithAccessKey",
             400,
         ),
         (
-            Opts {
-                ak: "sim-ak-unopened",
-                sk: "sim-secret-unopened",
-                ..Opts::default()
-            },
+            Opts { ak: "sim-ak-unopened", sk: "sim-secret-unopened", ..Opts::default() },
             "NeedOpenProduct",
             400,
         ),
@@ -473,63 +353,26 @@ async fn authentication_and_gateway_errors() {
             assert!(r.body.get(k).is_some(), "error body has {k}");
         }
     }
-    let sts = Opts {
-        ak: "STS.sim-sts-ak",
-        sk: "sim-sts-secret",
-        token: Some("sim-sts-token"),
-        ..Opts::default()
-    };
-    assert_eq!(
-        sim.try_v3("ListVpcEndpointServices", &list, &sts)
-            .await
-            .unwrap()
-            .status,
-        200
-    );
+    let sts =
+        Opts { ak: "STS.sim-sts-ak", sk: "sim-sts-secret", token: Some("sim-sts-token"), ..Opts::default() };
+    assert_eq!(sim.try_v3("ListVpcEndpointServices", &list, &sts).await.unwrap().status, 200);
 
     // Body hash mismatch on a form-body action.
-    let tag = [
-        ("RegionId", "cn-hangzhou"),
-        ("ResourceType", "vpcendpointservice"),
-        ("ResourceId.1", "epsrv-x"),
-    ];
-    let r = sim
-        .try_v3(
-            "TagResources",
-            &tag,
-            &Opts {
-                tamper_body: true,
-                ..Opts::default()
-            },
-        )
-        .await
-        .unwrap();
+    let tag =
+        [("RegionId", "cn-hangzhou"), ("ResourceType", "vpcendpointservice"), ("ResourceId.1", "epsrv-x")];
+    let r = sim.try_v3("TagResources", &tag, &Opts { tamper_body: true, ..Opts::default() }).await.unwrap();
     assert_eq!(code(&r), "SignatureDoesNotMatch");
 
     let r = sim.v3("DescribeNothing", &list).await;
     assert_eq!((code(&r), r.status), ("InvalidApi.NotFound", 404));
 
-    let nonce = Opts {
-        nonce: Some("fixed-nonce-1".into()),
-        ..Opts::default()
-    };
-    assert_eq!(
-        sim.try_v3("ListVpcEndpointServices", &list, &nonce)
-            .await
-            .unwrap()
-            .status,
-        200
-    );
-    let r = sim
-        .try_v3("ListVpcEndpointServices", &list, &nonce)
-        .await
-        .unwrap();
+    let nonce = Opts { nonce: Some("fixed-nonce-1".into()), ..Opts::default() };
+    assert_eq!(sim.try_v3("ListVpcEndpointServices", &list, &nonce).await.unwrap().status, 200);
+    let r = sim.try_v3("ListVpcEndpointServices", &list, &nonce).await.unwrap();
     assert_eq!(code(&r), "SignatureNonceUsed");
 
     // V1 (HMAC-SHA1) via GET with query parameters.
-    let r = sim
-        .v1("ListVpcEndpointServices", &list, "sim-secret-default")
-        .await;
+    let r = sim.v1("ListVpcEndpointServices", &list, "sim-secret-default").await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = sim.v1("ListVpcEndpointServices", &list, "bad").await;
     assert_eq!(code(&r), "SignatureDoesNotMatch");
@@ -537,12 +380,8 @@ async fn authentication_and_gateway_errors() {
 
     // Failed authentications are journalled without an account.
     let (_, j) = sim.admin(reqwest::Method::GET, "journal", None).await;
-    let failed: Vec<&Value> = j["calls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["code"] == "SignatureDoesNotMatch")
-        .collect();
+    let failed: Vec<&Value> =
+        j["calls"].as_array().unwrap().iter().filter(|c| c["code"] == "SignatureDoesNotMatch").collect();
     assert_eq!(failed.len(), 3);
     assert!(failed.iter().all(|c| c["account"].is_null() && c["action"] != ""));
 }
@@ -560,29 +399,15 @@ async fn faults_and_flow_control() {
     let r = sim.v3("ListVpcEndpointServices", &list).await;
     assert_eq!((r.status, code(&r)), (400, "Throttling.User"));
     assert_eq!(r.headers["x-acs-retry-after"], "1500");
-    assert_eq!(
-        sim.v3("ListVpcEndpointServices", &list).await.status,
-        200,
-        "count exhausted"
-    );
+    assert_eq!(sim.v3("ListVpcEndpointServices", &list).await.status, 200, "count exhausted");
 
     post(json!({"account": "2234567890123456", "kind": "error"})).await;
-    assert_eq!(
-        sim.v3("ListVpcEndpointServices", &list).await.status,
-        200,
-        "other account's fault"
-    );
-    post(
-        json!({"account": "1234567890123456", "action": "GetVpcEndpointServiceAttribute", "kind": "error",
-                "code": "InternalError"}),
-    )
+    assert_eq!(sim.v3("ListVpcEndpointServices", &list).await.status, 200, "other account's fault");
+    post(json!({"account": "1234567890123456", "action": "GetVpcEndpointServiceAttribute", "kind": "error",
+                "code": "InternalError"}))
     .await;
-    let r = sim
-        .v3(
-            "GetVpcEndpointServiceAttribute",
-            &[("RegionId", "cn-hangzhou"), ("ServiceId", "x")],
-        )
-        .await;
+    let r =
+        sim.v3("GetVpcEndpointServiceAttribute", &[("RegionId", "cn-hangzhou"), ("ServiceId", "x")]).await;
     assert_eq!((r.status, code(&r)), (500, "InternalError"));
     let (_, faults) = sim.admin(reqwest::Method::GET, "faults", None).await;
     assert_eq!(faults["faults"].as_array().unwrap().len(), 3);
@@ -600,9 +425,7 @@ async fn faults_and_flow_control() {
     // Lost response: committed, connection dropped; a retry with the token replays.
     post(json!({"action": "CreateVpcEndpointService", "kind": "lose_response", "count": 1})).await;
     let req = with(CREATE, &[("ClientToken", "lost-1")]);
-    let err = sim
-        .try_v3("CreateVpcEndpointService", &req, &Opts::default())
-        .await;
+    let err = sim.try_v3("CreateVpcEndpointService", &req, &Opts::default()).await;
     assert!(err.is_err(), "connection should be dropped");
     let (_, services) = sim.admin(reqwest::Method::GET, "services", None).await;
     assert_eq!(services["services"].as_array().unwrap().len(), 1);
@@ -614,19 +437,14 @@ async fn faults_and_flow_control() {
     let r = sim.v3("CreateVpcEndpointService", CREATE).await;
     assert_eq!(r.status, 502);
     assert_eq!(
-        sim.admin(reqwest::Method::GET, "services", None).await.1["services"]
-            .as_array()
-            .unwrap()
-            .len(),
+        sim.admin(reqwest::Method::GET, "services", None).await.1["services"].as_array().unwrap().len(),
         2
     );
     let (_, j) = sim.admin(reqwest::Method::GET, "journal", None).await;
     assert_eq!(j["counts"]["CreateVpcEndpointService"]["OK"], 3);
 
     // Per-account flow control.
-    let (s, cfg) = sim
-        .admin(reqwest::Method::PUT, "config", Some(json!({"qpsLimit": 3})))
-        .await;
+    let (s, cfg) = sim.admin(reqwest::Method::PUT, "config", Some(json!({"qpsLimit": 3}))).await;
     assert_eq!((s, cfg["qpsLimit"].clone()), (200, json!(3.0)));
     let mut codes = Vec::new();
     for _ in 0..8 {
@@ -634,18 +452,8 @@ async fn faults_and_flow_control() {
     }
     assert_eq!(codes[0], "OK");
     assert!(codes.iter().any(|c| c == "Throttling.User"), "{codes:?}");
-    let other = Opts {
-        ak: "sim-ak-other",
-        sk: "sim-secret-other",
-        ..Opts::default()
-    };
-    assert_eq!(
-        sim.try_v3("ListVpcEndpointServices", &list, &other)
-            .await
-            .unwrap()
-            .status,
-        200
-    );
+    let other = Opts { ak: "sim-ak-other", sk: "sim-secret-other", ..Opts::default() };
+    assert_eq!(sim.try_v3("ListVpcEndpointServices", &list, &other).await.unwrap().status, 200);
 }
 
 #[tokio::test]
@@ -655,16 +463,10 @@ async fn lazy_states_and_admin_mutations() {
     let sid = r.body["ServiceId"].as_str().unwrap().to_string();
     let get = [("RegionId", "cn-hangzhou"), ("ServiceId", sid.as_str())];
     assert_eq!(r.body["ServiceStatus"], "Creating");
-    assert_eq!(
-        sim.v3("GetVpcEndpointServiceAttribute", &get).await.body["ServiceStatus"],
-        "Creating"
-    );
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(sim.v3("GetVpcEndpointServiceAttribute", &get).await.body["ServiceStatus"], "Creating");
+    sim.wait_status(&get, "Active").await;
     let g = sim.v3("GetVpcEndpointServiceAttribute", &get).await.body;
-    assert_eq!(
-        (g["ServiceStatus"].as_str(), g["ConnectBandwidth"].as_i64()),
-        (Some("Active"), Some(0))
-    );
+    assert_eq!((g["ServiceStatus"].as_str(), g["ConnectBandwidth"].as_i64()), (Some("Active"), Some(0)));
 
     // Admin: force a lock, add a connection and a load balancer.
     let (s, _) = sim
@@ -676,10 +478,7 @@ async fn lazy_states_and_admin_mutations() {
         .await;
     assert_eq!(s, 200);
     let upd = with(&get, &[("ServiceDescription", "x")]);
-    assert_eq!(
-        code(&sim.v3("UpdateVpcEndpointServiceAttribute", &upd).await),
-        "EndpointServiceLocked"
-    );
+    assert_eq!(code(&sim.v3("UpdateVpcEndpointServiceAttribute", &upd).await), "EndpointServiceLocked");
     sim.admin(
         reqwest::Method::POST,
         &format!("services/{sid}/status"),
@@ -695,65 +494,42 @@ async fn lazy_states_and_admin_mutations() {
         )
         .await;
     assert_eq!(s, 200, "{lb}");
-    let attach = with(
-        &get,
-        &[
-            ("ResourceId", "nlb-extra"),
-            ("ResourceType", "nlb"),
-            ("ZoneId", "cn-hangzhou-j"),
-        ],
-    );
-    assert_eq!(
-        sim.v3("AttachResourceToVpcEndpointService", &attach).await.status,
-        200
-    );
-    assert_eq!(
-        sim.v3("GetVpcEndpointServiceAttribute", &get).await.body["ServiceStatus"],
-        "Pending"
-    );
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    let attach =
+        with(&get, &[("ResourceId", "nlb-extra"), ("ResourceType", "nlb"), ("ZoneId", "cn-hangzhou-j")]);
+    assert_eq!(sim.v3("AttachResourceToVpcEndpointService", &attach).await.status, 200);
+    assert_eq!(sim.v3("GetVpcEndpointServiceAttribute", &get).await.body["ServiceStatus"], "Pending");
+    sim.wait_status(&get, "Active").await;
     let (s, ep) = sim
-        .admin(
-            reqwest::Method::POST,
-            "connections",
-            Some(json!({"serviceId": sid, "endpointOwnerId": 7})),
-        )
+        .admin(reqwest::Method::POST, "connections", Some(json!({"serviceId": sid, "endpointOwnerId": 7})))
         .await;
     assert_eq!(s, 200);
     assert!(ep["endpointId"].as_str().unwrap().starts_with("ep-"));
-    let (s, _) = sim
-        .admin(
-            reqwest::Method::POST,
-            "connections",
-            Some(json!({"serviceId": "epsrv-none"})),
-        )
-        .await;
+    let (s, _) =
+        sim.admin(reqwest::Method::POST, "connections", Some(json!({"serviceId": "epsrv-none"}))).await;
     assert_eq!(s, 404);
-    assert_eq!(
-        code(&sim.v3("DeleteVpcEndpointService", &get).await),
-        "EndpointServiceConnectionDependence"
-    );
+    assert_eq!(code(&sim.v3("DeleteVpcEndpointService", &get).await), "EndpointServiceConnectionDependence");
     let dis = with(&get, &[("EndpointId", ep["endpointId"].as_str().unwrap())]);
     assert_eq!(sim.v3("DisableVpcEndpointConnection", &dis).await.status, 200);
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    assert_eq!(sim.v3("DeleteVpcEndpointService", &get).await.status, 200);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let c = code(&sim.v3("DeleteVpcEndpointService", &get).await).to_string();
+        if c != "EndpointServiceConnectionDependence" {
+            assert_eq!(c, "OK");
+            break;
+        }
+        assert!(Instant::now() < deadline, "connection never disconnected");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let (_, services) = sim.admin(reqwest::Method::GET, "services", None).await;
     assert_eq!(services["services"][0]["serviceStatus"], "Deleting");
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    sim.wait_status(&get, "EndpointServiceNotFound").await;
     let r = sim.v3("GetVpcEndpointServiceAttribute", &get).await;
     assert_eq!((r.status, code(&r)), (400, "EndpointServiceNotFound"));
-    assert_eq!(
-        sim.admin(reqwest::Method::GET, "services", None).await.1["services"],
-        json!([])
-    );
+    assert_eq!(sim.admin(reqwest::Method::GET, "services", None).await.1["services"], json!([]));
 
     // Token TTL is configurable at runtime.
-    sim.admin(
-        reqwest::Method::PUT,
-        "config",
-        Some(json!({"tokenTtlSeconds": 0.1, "createSeconds": 0})),
-    )
-    .await;
+    sim.admin(reqwest::Method::PUT, "config", Some(json!({"tokenTtlSeconds": 0.1, "createSeconds": 0})))
+        .await;
     let req = with(CREATE, &[("ClientToken", "ttl")]);
     let a = sim.v3("CreateVpcEndpointService", &req).await;
     assert_eq!(a.body["ServiceStatus"], "Active");
@@ -766,9 +542,7 @@ async fn lazy_states_and_admin_mutations() {
 async fn admin_api_absent_when_disabled() {
     let sim = Sim::new(World::default_world(), SimConfig::default());
     for (admin, want) in [(false, 404), (true, 200)] {
-        let req = http::Request::get("/_sim/healthz")
-            .body(axum::body::Body::empty())
-            .unwrap();
+        let req = http::Request::get("/_sim/healthz").body(axum::body::Body::empty()).unwrap();
         let resp = router(sim.clone(), admin).oneshot(req).await.unwrap();
         assert_eq!(resp.status().as_u16(), want);
     }

@@ -78,12 +78,7 @@ pub struct ClientConfig {
 
 impl Default for ClientConfig {
     fn default() -> Self {
-        Self {
-            endpoint: None,
-            timeout: Duration::from_secs(15),
-            qps: 10,
-            burst: 20,
-        }
+        Self { endpoint: None, timeout: Duration::from_secs(15), qps: 10, burst: 20 }
     }
 }
 
@@ -128,18 +123,16 @@ impl AliCloudClient {
         })
     }
 
+    /// The underlying HTTP client (shared with the STS exchange of RRSA).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// Base URL for a region.
     pub fn endpoint_for(&self, region: &str) -> String {
-        let template = self
-            .endpoint
-            .as_deref()
-            .unwrap_or("https://privatelink.{region}.aliyuncs.com");
+        let template = self.endpoint.as_deref().unwrap_or("https://privatelink.{region}.aliyuncs.com");
         let url = template.replace("{region}", region);
-        let url = if url.contains("://") {
-            url
-        } else {
-            format!("https://{url}")
-        };
+        let url = if url.contains("://") { url } else { format!("https://{url}") };
         format!("{}/", url.trim_end_matches('/'))
     }
 
@@ -199,10 +192,8 @@ impl AliCloudClient {
         let body = result?;
         let request_id = body.get("RequestId").and_then(|v| v.as_str()).unwrap_or_default();
         debug!(action = O::ACTION, request_id, elapsed, "alicloud call succeeded");
-        serde_json::from_value(body).map_err(|e| CallError::Decode {
-            action: O::ACTION,
-            detail: e.to_string(),
-        })
+        serde_json::from_value(body)
+            .map_err(|e| CallError::Decode { action: O::ACTION, detail: e.to_string() })
     }
 
     async fn send(
@@ -235,10 +226,8 @@ impl AliCloudClient {
             .map(Duration::from_millis);
         let bytes = resp.bytes().await.map_err(transport)?;
         if status < 400 {
-            return serde_json::from_slice(&bytes).map_err(|e| CallError::Decode {
-                action,
-                detail: e.to_string(),
-            });
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| CallError::Decode { action, detail: e.to_string() });
         }
         let env: Option<ErrorEnvelope> = serde_json::from_slice(&bytes).ok();
         let err = match env {
@@ -270,23 +259,11 @@ mod tests {
     #[test]
     fn endpoint_resolution() {
         let mk = |e: Option<&str>| {
-            AliCloudClient::new(
-                &ClientConfig {
-                    endpoint: e.map(str::to_string),
-                    ..Default::default()
-                },
-                None,
-            )
-            .unwrap()
+            AliCloudClient::new(&ClientConfig { endpoint: e.map(str::to_string), ..Default::default() }, None)
+                .unwrap()
         };
-        assert_eq!(
-            mk(None).endpoint_for("cn-hangzhou"),
-            "https://privatelink.cn-hangzhou.aliyuncs.com/"
-        );
-        assert_eq!(
-            mk(Some("http://127.0.0.1:8787")).endpoint_for("cn-hangzhou"),
-            "http://127.0.0.1:8787/"
-        );
+        assert_eq!(mk(None).endpoint_for("cn-hangzhou"), "https://privatelink.cn-hangzhou.aliyuncs.com/");
+        assert_eq!(mk(Some("http://127.0.0.1:8787")).endpoint_for("cn-hangzhou"), "http://127.0.0.1:8787/");
         assert_eq!(
             mk(Some("privatelink-vpc.{region}.aliyuncs.com")).endpoint_for("cn-beijing"),
             "https://privatelink-vpc.cn-beijing.aliyuncs.com/"
@@ -296,10 +273,8 @@ mod tests {
     /// The captured SDK request 4 (§7): Get with an STS token, V1 signature.
     #[test]
     fn signed_params_match_captured_sdk_request() {
-        let op = GetVpcEndpointServiceAttribute {
-            region_id: "cn-hangzhou".into(),
-            service_id: "epsrv-x".into(),
-        };
+        let op =
+            GetVpcEndpointServiceAttribute { region_id: "cn-hangzhou".into(), service_id: "epsrv-x".into() };
         let creds = Credentials::new("testid", "testsecret", Some("STS.tokenvalue".into()));
         let mut params = AliCloudClient::signed_params(
             &op,
@@ -313,14 +288,7 @@ mod tests {
                 *v = "json".into();
             }
         }
-        assert_eq!(
-            signer::sign("POST", &params, "testsecret"),
-            "6J/BT/Fnqyk2Cn1QSbSmvwzrcIk="
-        );
-        assert!(
-            params
-                .iter()
-                .any(|(k, v)| k == "SecurityToken" && v == "STS.tokenvalue")
-        );
+        assert_eq!(signer::sign("POST", &params, "testsecret"), "6J/BT/Fnqyk2Cn1QSbSmvwzrcIk=");
+        assert!(params.iter().any(|(k, v)| k == "SecurityToken" && v == "STS.tokenvalue"));
     }
 }

@@ -28,17 +28,9 @@ impl Credentials {
     /// The operator-wide default from `ALIBABA_CLOUD_ACCESS_KEY_ID` / `ALIBABA_CLOUD_ACCESS_KEY_SECRET`
     /// (+ `ALIBABA_CLOUD_SECURITY_TOKEN`), the first link of Alibaba's default credential chain.
     pub fn from_env() -> Option<Self> {
-        let id = std::env::var("ALIBABA_CLOUD_ACCESS_KEY_ID")
-            .ok()
-            .filter(|s| !s.is_empty())?;
-        let secret = std::env::var("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
-            .ok()
-            .filter(|s| !s.is_empty())?;
-        Some(Self::new(
-            id,
-            secret,
-            std::env::var("ALIBABA_CLOUD_SECURITY_TOKEN").ok(),
-        ))
+        let id = std::env::var("ALIBABA_CLOUD_ACCESS_KEY_ID").ok().filter(|s| !s.is_empty())?;
+        let secret = std::env::var("ALIBABA_CLOUD_ACCESS_KEY_SECRET").ok().filter(|s| !s.is_empty())?;
+        Some(Self::new(id, secret, std::env::var("ALIBABA_CLOUD_SECURITY_TOKEN").ok()))
     }
 
     pub(crate) fn secret(&self) -> &str {
@@ -55,10 +47,7 @@ impl fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("access_key_id", &self.access_key_id)
             .field("access_key_secret", &"<redacted>")
-            .field(
-                "security_token",
-                &self.security_token.as_ref().map(|_| "<redacted>"),
-            )
+            .field("security_token", &self.security_token.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }

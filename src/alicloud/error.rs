@@ -175,10 +175,7 @@ mod tests {
             http_status: 400,
             retry_after: None,
         };
-        assert_eq!(
-            e("IllegalParamFormat.Tag.1.Key").reason(),
-            "IllegalParamFormatTag1Key"
-        );
+        assert_eq!(e("IllegalParamFormat.Tag.1.Key").reason(), "IllegalParamFormatTag1Key");
         assert_eq!(e("LoadBalancerNotFound").reason(), "LoadBalancerNotFound");
         assert_eq!(e("").reason(), "CloudError");
         assert_eq!(e("5xx").reason(), "CloudError5xx");

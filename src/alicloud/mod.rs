@@ -5,8 +5,10 @@ pub mod credentials;
 pub mod error;
 pub mod ops;
 pub mod params;
+pub mod rrsa;
 pub mod signer;
 
 pub use client::{AliCloudClient, CallError, ClientConfig};
 pub use credentials::Credentials;
 pub use error::{AliCloudError, ErrorClass};
+pub use rrsa::DefaultCredentials;

@@ -21,6 +21,21 @@ pub trait Operation {
     fn params(&self) -> Params;
 }
 
+/// Implements [`Operation`] for a request type with a `region_id` field.
+macro_rules! operation {
+    ($ty:ty, $action:literal, $mutating:literal, $resp:ty, |$s:ident| $params:block) => {
+        impl Operation for $ty {
+            type Response = $resp;
+            const ACTION: &'static str = $action;
+            const MUTATING: bool = $mutating;
+            fn region(&self) -> &str {
+                &self.region_id
+            }
+            fn params(&$s) -> Params $params
+        }
+    };
+}
+
 /// A backend resource of an endpoint service.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResourceParam {
@@ -91,21 +106,17 @@ impl CreateVpcEndpointService {
     }
 }
 
-impl Operation for CreateVpcEndpointService {
-    type Response = CreateVpcEndpointServiceResponse;
-    const ACTION: &'static str = "CreateVpcEndpointService";
-    const MUTATING: bool = true;
-    fn region(&self) -> &str {
-        &self.region_id
-    }
-    fn params(&self) -> Params {
-        let mut p = self
-            .identity_params()
-            .opt("ClientToken", self.client_token.clone());
+operation!(
+    CreateVpcEndpointService,
+    "CreateVpcEndpointService",
+    true,
+    CreateVpcEndpointServiceResponse,
+    |self| {
+        let mut p = self.identity_params().opt("ClientToken", self.client_token.clone());
         p = p.opt_bool("DryRun", self.dry_run);
         p
     }
-}
+);
 
 /// Answer of `CreateVpcEndpointService`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -127,19 +138,13 @@ pub struct GetVpcEndpointServiceAttribute {
     pub service_id: String,
 }
 
-impl Operation for GetVpcEndpointServiceAttribute {
-    type Response = ServiceAttributes;
-    const ACTION: &'static str = "GetVpcEndpointServiceAttribute";
-    const MUTATING: bool = false;
-    fn region(&self) -> &str {
-        &self.region_id
-    }
-    fn params(&self) -> Params {
-        Params::new()
-            .put("RegionId", &self.region_id)
-            .put("ServiceId", &self.service_id)
-    }
-}
+operation!(
+    GetVpcEndpointServiceAttribute,
+    "GetVpcEndpointServiceAttribute",
+    false,
+    ServiceAttributes,
+    |self| { Params::new().put("RegionId", &self.region_id).put("ServiceId", &self.service_id) }
+);
 
 /// A supported region entry of a service.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -203,27 +208,19 @@ impl UpdateVpcEndpointServiceAttribute {
     }
 }
 
-impl Operation for UpdateVpcEndpointServiceAttribute {
-    type Response = Empty;
-    const ACTION: &'static str = "UpdateVpcEndpointServiceAttribute";
-    const MUTATING: bool = true;
-    fn region(&self) -> &str {
-        &self.region_id
-    }
-    fn params(&self) -> Params {
-        Params::new()
-            .put("RegionId", &self.region_id)
-            .put("ServiceId", &self.service_id)
-            .opt("ClientToken", self.client_token.clone())
-            .opt_bool("AutoAcceptEnabled", self.auto_accept_enabled)
-            .opt("ServiceDescription", self.service_description.clone())
-            .opt_bool("ZoneAffinityEnabled", self.zone_affinity_enabled)
-            .opt_int("ConnectBandwidth", self.connect_bandwidth)
-            .opt("AddressIpVersion", self.address_ip_version.clone())
-            .list("AddSupportedRegionSet", &self.add_supported_region_set)
-            .list("DeleteSupportedRegionSet", &self.delete_supported_region_set)
-    }
-}
+operation!(UpdateVpcEndpointServiceAttribute, "UpdateVpcEndpointServiceAttribute", true, Empty, |self| {
+    Params::new()
+        .put("RegionId", &self.region_id)
+        .put("ServiceId", &self.service_id)
+        .opt("ClientToken", self.client_token.clone())
+        .opt_bool("AutoAcceptEnabled", self.auto_accept_enabled)
+        .opt("ServiceDescription", self.service_description.clone())
+        .opt_bool("ZoneAffinityEnabled", self.zone_affinity_enabled)
+        .opt_int("ConnectBandwidth", self.connect_bandwidth)
+        .opt("AddressIpVersion", self.address_ip_version.clone())
+        .list("AddSupportedRegionSet", &self.add_supported_region_set)
+        .list("DeleteSupportedRegionSet", &self.delete_supported_region_set)
+});
 
 /// `DeleteVpcEndpointService`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -232,19 +229,9 @@ pub struct DeleteVpcEndpointService {
     pub service_id: String,
 }
 
-impl Operation for DeleteVpcEndpointService {
-    type Response = Empty;
-    const ACTION: &'static str = "DeleteVpcEndpointService";
-    const MUTATING: bool = true;
-    fn region(&self) -> &str {
-        &self.region_id
-    }
-    fn params(&self) -> Params {
-        Params::new()
-            .put("RegionId", &self.region_id)
-            .put("ServiceId", &self.service_id)
-    }
-}
+operation!(DeleteVpcEndpointService, "DeleteVpcEndpointService", true, Empty, |self| {
+    Params::new().put("RegionId", &self.region_id).put("ServiceId", &self.service_id)
+});
 
 /// `ListVpcEndpointServices`, filtered (used to adopt by ownership tag).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -256,14 +243,12 @@ pub struct ListVpcEndpointServices {
     pub next_token: Option<String>,
 }
 
-impl Operation for ListVpcEndpointServices {
-    type Response = ListVpcEndpointServicesResponse;
-    const ACTION: &'static str = "ListVpcEndpointServices";
-    const MUTATING: bool = false;
-    fn region(&self) -> &str {
-        &self.region_id
-    }
-    fn params(&self) -> Params {
+operation!(
+    ListVpcEndpointServices,
+    "ListVpcEndpointServices",
+    false,
+    ListVpcEndpointServicesResponse,
+    |self| {
         Params::new()
             .put("RegionId", &self.region_id)
             .opt("ServiceId", self.service_id.clone())
@@ -271,7 +256,7 @@ impl Operation for ListVpcEndpointServices {
             .opt_int("MaxResults", self.max_results)
             .opt("NextToken", self.next_token.clone())
     }
-}
+);
 
 /// Answer of `ListVpcEndpointServices`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -290,21 +275,13 @@ pub struct TagResources {
     pub tags: Vec<TagParam>,
 }
 
-impl Operation for TagResources {
-    type Response = Empty;
-    const ACTION: &'static str = "TagResources";
-    const MUTATING: bool = true;
-    fn region(&self) -> &str {
-        &self.region_id
-    }
-    fn params(&self) -> Params {
-        Params::new()
-            .put("RegionId", &self.region_id)
-            .put("ResourceType", "vpcendpointservice")
-            .list("ResourceId", &[&self.service_id])
-            .structs("Tag", &self.tags, tag_fields)
-    }
-}
+operation!(TagResources, "TagResources", true, Empty, |self| {
+    Params::new()
+        .put("RegionId", &self.region_id)
+        .put("ResourceType", "vpcendpointservice")
+        .list("ResourceId", &[&self.service_id])
+        .structs("Tag", &self.tags, tag_fields)
+});
 
 /// `UntagResources` on an endpoint service.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -314,21 +291,13 @@ pub struct UntagResources {
     pub tag_keys: Vec<String>,
 }
 
-impl Operation for UntagResources {
-    type Response = Empty;
-    const ACTION: &'static str = "UntagResources";
-    const MUTATING: bool = true;
-    fn region(&self) -> &str {
-        &self.region_id
-    }
-    fn params(&self) -> Params {
-        Params::new()
-            .put("RegionId", &self.region_id)
-            .put("ResourceType", "vpcendpointservice")
-            .list("ResourceId", &[&self.service_id])
-            .list("TagKey", &self.tag_keys)
-    }
-}
+operation!(UntagResources, "UntagResources", true, Empty, |self| {
+    Params::new()
+        .put("RegionId", &self.region_id)
+        .put("ResourceType", "vpcendpointservice")
+        .list("ResourceId", &[&self.service_id])
+        .list("TagKey", &self.tag_keys)
+});
 
 /// `ListTagResources` of one endpoint service.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -338,21 +307,13 @@ pub struct ListTagResources {
     pub next_token: Option<String>,
 }
 
-impl Operation for ListTagResources {
-    type Response = ListTagResourcesResponse;
-    const ACTION: &'static str = "ListTagResources";
-    const MUTATING: bool = false;
-    fn region(&self) -> &str {
-        &self.region_id
-    }
-    fn params(&self) -> Params {
-        Params::new()
-            .put("RegionId", &self.region_id)
-            .put("ResourceType", "vpcendpointservice")
-            .list("ResourceId", &[&self.service_id])
-            .opt("NextToken", self.next_token.clone())
-    }
-}
+operation!(ListTagResources, "ListTagResources", false, ListTagResourcesResponse, |self| {
+    Params::new()
+        .put("RegionId", &self.region_id)
+        .put("ResourceType", "vpcendpointservice")
+        .list("ResourceId", &[&self.service_id])
+        .opt("NextToken", self.next_token.clone())
+});
 
 /// One tag row of `ListTagResources`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -380,22 +341,9 @@ pub struct AttachResource {
     pub resource: ResourceParam,
 }
 
-impl Operation for AttachResource {
-    type Response = Empty;
-    const ACTION: &'static str = "AttachResourceToVpcEndpointService";
-    const MUTATING: bool = true;
-    fn region(&self) -> &str {
-        &self.region_id
-    }
-    fn params(&self) -> Params {
-        Params::new()
-            .put("RegionId", &self.region_id)
-            .put("ServiceId", &self.service_id)
-            .put("ResourceId", &self.resource.resource_id)
-            .put("ResourceType", &self.resource.resource_type)
-            .opt("ZoneId", self.resource.zone_id.clone())
-    }
-}
+operation!(AttachResource, "AttachResourceToVpcEndpointService", true, Empty, |self| {
+    resource_change_params(&self.region_id, &self.service_id, &self.resource)
+});
 
 /// `DetachResourceFromVpcEndpointService`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -405,21 +353,17 @@ pub struct DetachResource {
     pub resource: ResourceParam,
 }
 
-impl Operation for DetachResource {
-    type Response = Empty;
-    const ACTION: &'static str = "DetachResourceFromVpcEndpointService";
-    const MUTATING: bool = true;
-    fn region(&self) -> &str {
-        &self.region_id
-    }
-    fn params(&self) -> Params {
-        Params::new()
-            .put("RegionId", &self.region_id)
-            .put("ServiceId", &self.service_id)
-            .put("ResourceId", &self.resource.resource_id)
-            .put("ResourceType", &self.resource.resource_type)
-            .opt("ZoneId", self.resource.zone_id.clone())
-    }
+operation!(DetachResource, "DetachResourceFromVpcEndpointService", true, Empty, |self| {
+    resource_change_params(&self.region_id, &self.service_id, &self.resource)
+});
+
+fn resource_change_params(region_id: &str, service_id: &str, r: &ResourceParam) -> Params {
+    Params::new()
+        .put("RegionId", region_id)
+        .put("ServiceId", service_id)
+        .put("ResourceId", &r.resource_id)
+        .put("ResourceType", &r.resource_type)
+        .opt("ZoneId", r.zone_id.clone())
 }
 
 /// `ListVpcEndpointServiceResources`.
@@ -430,20 +374,18 @@ pub struct ListServiceResources {
     pub next_token: Option<String>,
 }
 
-impl Operation for ListServiceResources {
-    type Response = ListServiceResourcesResponse;
-    const ACTION: &'static str = "ListVpcEndpointServiceResources";
-    const MUTATING: bool = false;
-    fn region(&self) -> &str {
-        &self.region_id
-    }
-    fn params(&self) -> Params {
+operation!(
+    ListServiceResources,
+    "ListVpcEndpointServiceResources",
+    false,
+    ListServiceResourcesResponse,
+    |self| {
         Params::new()
             .put("RegionId", &self.region_id)
             .put("ServiceId", &self.service_id)
             .opt("NextToken", self.next_token.clone())
     }
-}
+);
 
 /// A resource row of `ListVpcEndpointServiceResources`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -471,20 +413,12 @@ pub struct ChangeResourceGroup {
     pub resource_group_id: String,
 }
 
-impl Operation for ChangeResourceGroup {
-    type Response = Empty;
-    const ACTION: &'static str = "ChangeResourceGroup";
-    const MUTATING: bool = true;
-    fn region(&self) -> &str {
-        &self.region_id
-    }
-    fn params(&self) -> Params {
-        Params::new()
-            .put("ResourceId", &self.service_id)
-            .put("ResourceGroupId", &self.resource_group_id)
-            .put("ResourceType", "VpcEndpointService")
-    }
-}
+operation!(ChangeResourceGroup, "ChangeResourceGroup", true, Empty, |self| {
+    Params::new()
+        .put("ResourceId", &self.service_id)
+        .put("ResourceGroupId", &self.resource_group_id)
+        .put("ResourceType", "VpcEndpointService")
+});
 
 /// A response with only a `RequestId`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]

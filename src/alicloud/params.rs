@@ -80,10 +80,7 @@ mod tests {
                 vec![("Key", Some(k.to_string())), ("Value", Some(v.to_string()))]
             })
             .structs("Resource", &[("nlb-1", None::<&str>)], |(id, zone)| {
-                vec![
-                    ("ResourceId", Some(id.to_string())),
-                    ("ZoneId", zone.map(str::to_string)),
-                ]
+                vec![("ResourceId", Some(id.to_string())), ("ZoneId", zone.map(str::to_string))]
             });
         let want: Vec<(String, String)> = [
             ("RegionId", "cn-hangzhou"),

@@ -8,11 +8,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha1::Sha1;
 
 /// Characters Alibaba's `percentEncode` leaves as they are: `A-Z a-z 0-9 - _ . ~` (RFC 3986 unreserved).
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 /// RFC 3986 percent-encoding with uppercase hex, as the signature algorithm requires
 /// (space → `%20`, `*` → `%2A`, `~` kept).
@@ -33,12 +29,7 @@ pub fn canonical_query(params: &[(String, String)]) -> String {
 
 /// `HTTPMethod & percentEncode("/") & percentEncode(CanonicalizedQueryString)`.
 pub fn string_to_sign(method: &str, params: &[(String, String)]) -> String {
-    format!(
-        "{}&{}&{}",
-        method,
-        percent_encode("/"),
-        percent_encode(&canonical_query(params))
-    )
+    format!("{}&{}&{}", method, percent_encode("/"), percent_encode(&canonical_query(params)))
 }
 
 /// `Base64(HMAC-SHA1(secret + "&", StringToSign))`.
@@ -54,18 +45,12 @@ mod tests {
     use super::*;
 
     fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn percent_encoding_matches_documented_vector() {
-        assert_eq!(
-            percent_encode(" a!*'()~é+/=&:"),
-            "%20a%21%2A%27%28%29~%C3%A9%2B%2F%3D%26%3A"
-        );
+        assert_eq!(percent_encode(" a!*'()~é+/=&:"), "%20a%21%2A%27%28%29~%C3%A9%2B%2F%3D%26%3A");
     }
 
     /// Documented vectors (§5.2) and captured SDK requests (§7, secret `testsecret`).
@@ -125,30 +110,15 @@ mod tests {
         ]);
         type Case<'a> = (&'a str, &'a str, Vec<(String, String)>, &'a str);
         let cases: Vec<Case> = vec![
-            (
-                "doc example",
-                "GET",
-                describe_regions("Timestamp"),
-                "OLeaidS1JvxuMvnyHOwuJ+uX5qY=",
-            ),
+            ("doc example", "GET", describe_regions("Timestamp"), "OLeaidS1JvxuMvnyHOwuJ+uX5qY="),
             (
                 "doc example, TimeStamp spelling",
                 "GET",
                 describe_regions("TimeStamp"),
                 "CT9X0VtwR86fNWSnsc6v8YGOjuE=",
             ),
-            (
-                "captured CreateVpcEndpointService",
-                "POST",
-                create,
-                "zj9JfxZi3Gyb5i2ODE/kcHwjjYk=",
-            ),
-            (
-                "captured Get with STS token",
-                "POST",
-                get_sts,
-                "6J/BT/Fnqyk2Cn1QSbSmvwzrcIk=",
-            ),
+            ("captured CreateVpcEndpointService", "POST", create, "zj9JfxZi3Gyb5i2ODE/kcHwjjYk="),
+            ("captured Get with STS token", "POST", get_sts, "6J/BT/Fnqyk2Cn1QSbSmvwzrcIk="),
         ];
         for (name, method, params, want) in cases {
             assert_eq!(sign(method, &params, "testsecret"), want, "{name}");

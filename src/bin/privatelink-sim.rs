@@ -6,11 +6,7 @@ use clap::Parser;
 use privatelink_operator::sim::{Sim, SimConfig, Timing, World, serve};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "privatelink-sim",
-    version,
-    about = "Alibaba Cloud PrivateLink OpenAPI simulator"
-)]
+#[command(name = "privatelink-sim", version, about = "Alibaba Cloud PrivateLink OpenAPI simulator")]
 struct Args {
     /// Listen address (use port 0 for an ephemeral port).
     #[arg(long, env = "PRIVATELINK_SIM_LISTEN", default_value = "127.0.0.1:8787")]
@@ -73,20 +69,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     let addr = listener.local_addr()?;
+    // Install signal handlers before announcing the address, so a harness that reacts to the
+    // announcement with SIGTERM always gets a clean shutdown.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    // The port file is complete (written, then renamed) before the stdout line appears.
+    if let Some(p) = &args.port_file {
+        let tmp = p.with_extension("tmp");
+        std::fs::write(&tmp, addr.port().to_string())?;
+        std::fs::rename(&tmp, p)?;
+    }
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "privatelink-sim listening on http://{addr}")?;
         out.flush()?;
     }
-    if let Some(p) = &args.port_file {
-        std::fs::write(p, addr.port().to_string())?;
-    }
     tracing::info!(%addr, admin = addr.ip().is_loopback(), "privatelink-sim started");
-    let shutdown = async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("install SIGTERM handler");
+    let shutdown = async move {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
+            _ = int.recv() => {}
             _ = term.recv() => {}
         }
         tracing::info!("shutting down");

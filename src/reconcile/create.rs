@@ -22,18 +22,9 @@ pub fn resource_type_str(t: ResourceType) -> &'static str {
 
 /// Desired tags on the cloud resource: the user's plus the ownership tag.
 pub fn desired_tags(spec: &VpcEndpointServiceSpec, uid: &str) -> Vec<TagParam> {
-    let mut tags: Vec<TagParam> = spec
-        .tags
-        .iter()
-        .map(|t| TagParam {
-            key: t.key.clone(),
-            value: t.value.clone(),
-        })
-        .collect();
-    tags.push(TagParam {
-        key: OWNER_TAG_KEY.to_string(),
-        value: uid.to_string(),
-    });
+    let mut tags: Vec<TagParam> =
+        spec.tags.iter().map(|t| TagParam { key: t.key.clone(), value: t.value.clone() }).collect();
+    tags.push(TagParam { key: OWNER_TAG_KEY.to_string(), value: uid.to_string() });
     tags
 }
 
@@ -82,11 +73,7 @@ pub fn client_token(uid: &str, req: &CreateVpcEndpointService, replaced_service_
     h.update(b"\n");
     h.update(replaced_service_id.unwrap_or_default().as_bytes());
     let digest = hex::encode(h.finalize());
-    let uid_part: String = uid
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-        .take(40)
-        .collect();
+    let uid_part: String = uid.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(40).collect();
     format!("k8s-{uid_part}-{}", &digest[..16])
 }
 
@@ -116,18 +103,9 @@ mod tests {
         let mut edited = obj.clone();
         edited.spec.service_description = Some("changed".into());
         let cases = [
-            (
-                "another object",
-                client_token(other_uid, &create_request(&obj, other_uid), None),
-            ),
-            (
-                "edited spec",
-                client_token(UID, &create_request(&edited, UID), None),
-            ),
-            (
-                "replacing a deleted service",
-                client_token(UID, &create_request(&obj, UID), Some("epsrv-old")),
-            ),
+            ("another object", client_token(other_uid, &create_request(&obj, other_uid), None)),
+            ("edited spec", client_token(UID, &create_request(&edited, UID), None)),
+            ("replacing a deleted service", client_token(UID, &create_request(&obj, UID), Some("epsrv-old"))),
         ];
         for (name, token) in cases {
             assert_ne!(token, base, "{name}");
@@ -146,10 +124,7 @@ mod tests {
     #[test]
     fn create_request_flattens_spec_and_adds_owner_tag() {
         let mut obj = service("a", UID);
-        obj.spec.tags = vec![crate::crd::Tag {
-            key: "env".into(),
-            value: "dev".into(),
-        }];
+        obj.spec.tags = vec![crate::crd::Tag { key: "env".into(), value: "dev".into() }];
         let p = create_request(&obj, UID).identity_params();
         assert_eq!(p.get("RegionId"), Some("cn-hangzhou"));
         assert_eq!(p.get("ServiceResourceType"), Some("nlb"));

@@ -12,7 +12,7 @@ use super::{Context, fail, observe, status::Phase, write_phase};
 use crate::{
     alicloud::{
         CallError, ErrorClass,
-        ops::{DeleteVpcEndpointService, GetVpcEndpointServiceAttribute},
+        ops::{DeleteVpcEndpointService, DetachResource, GetVpcEndpointServiceAttribute, ResourceParam},
     },
     crd::{DeletionPolicy, VpcEndpointService},
     error::{Error, Result},
@@ -20,10 +20,7 @@ use crate::{
 
 /// Still deleting: keep the finalizer and poll.
 fn still_deleting(service_id: &str) -> Error {
-    Error::Requeue {
-        reason: format!("endpoint service {service_id} is being deleted"),
-        after: None,
-    }
+    Error::Requeue { reason: format!("endpoint service {service_id} is being deleted"), after: None }
 }
 
 pub(super) async fn cleanup(
@@ -37,8 +34,7 @@ pub(super) async fn cleanup(
             "deletionPolicy Orphan: endpoint service {} left in Alibaba Cloud",
             st.service_id.as_deref().unwrap_or("(none)")
         );
-        ctx.publish(obj, EventType::Normal, "Orphaned", "Delete", note)
-            .await;
+        ctx.publish(obj, EventType::Normal, "Orphaned", "Delete", note).await;
         return Ok(Action::await_change());
     }
     let uid = obj.metadata.uid.clone().unwrap_or_default();
@@ -65,10 +61,7 @@ pub(super) async fn cleanup(
             Err(e) => return fail(obj, ctx, api, st, e).await,
         },
     };
-    let get = GetVpcEndpointServiceAttribute {
-        region_id: region.clone(),
-        service_id: service_id.clone(),
-    };
+    let get = GetVpcEndpointServiceAttribute { region_id: region.clone(), service_id: service_id.clone() };
     let attrs = match ctx.cloud.call(&creds, &get).await {
         Ok(a) => a,
         Err(e) if e.cloud().is_some_and(|c| c.is_not_found()) => {
@@ -76,47 +69,57 @@ pub(super) async fn cleanup(
         }
         Err(e) => return fail(obj, ctx, api, st, e.into()).await,
     };
-    if attrs.service_status.as_deref() != Some("Deleting") {
-        let del = DeleteVpcEndpointService {
-            region_id: region,
-            service_id: service_id.clone(),
+    let mut step = "deleting";
+    if attrs.service_status.as_deref() == Some("Active") {
+        // PrivateLink wants the backend resources removed before the service: detach them one at a
+        // time (each change takes the service through Pending), then delete.
+        let attached = match observe::resources(ctx, &creds, &region, &service_id).await {
+            Ok(r) => r,
+            Err(e) => return fail(obj, ctx, api, st, e).await,
         };
+        if let Some(r) = attached.into_iter().next() {
+            let resource = ResourceParam {
+                resource_type: r.resource_type,
+                resource_id: r.resource_id,
+                zone_id: r.zone_id.filter(|z| !z.is_empty()),
+            };
+            step = "detaching its resources before deleting";
+            let op = DetachResource { region_id: region.clone(), service_id: service_id.clone(), resource };
+            match ctx.cloud.call(&creds, &op).await {
+                Ok(_) => {}
+                Err(e) if e.cloud().is_some_and(|c| c.is_not_found()) => {
+                    return Ok(deleted(obj, ctx, &service_id).await);
+                }
+                Err(e) => return fail(obj, ctx, api, st, e.into()).await,
+            }
+        }
+    }
+    if step == "deleting" && attrs.service_status.as_deref() == Some("Active") {
+        let del = DeleteVpcEndpointService { region_id: region, service_id: service_id.clone() };
         match ctx.cloud.call(&creds, &del).await {
             Ok(r) => info!(service_id, request_id = %r.request_id, "deleting endpoint service"),
             Err(e) if e.cloud().is_some_and(|c| c.is_not_found()) => {
                 return Ok(deleted(obj, ctx, &service_id).await);
             }
-            // Creating/Pending: the service must settle before it can be deleted. Poll, do not back off.
+            // The service must settle before it can be deleted. Poll, do not back off.
             Err(CallError::Cloud(c)) if c.code.starts_with("IncorrectStatus") => {}
             Err(e) => {
                 let busy = e.class() == ErrorClass::Busy;
                 let r = fail(obj, ctx, api, st, e.into()).await;
                 if busy {
-                    warn!(
-                        service_id,
-                        "endpoint service cannot be deleted yet (busy or still connected)"
-                    );
+                    warn!(service_id, "endpoint service cannot be deleted yet (busy or still connected)");
                 }
                 return r;
             }
         }
     }
     let mut st = st;
-    st.service_status = Some("Deleting".into());
+    st.service_status =
+        if step == "deleting" { Some("Deleting".into()) } else { attrs.service_status.clone() };
     let message =
-        format!("deleting endpoint service {service_id}; waiting until Alibaba Cloud reports it gone");
+        format!("{step} endpoint service {service_id}; waiting until Alibaba Cloud reports it gone");
     // Keep the finalizer: return an error that only schedules the next poll.
-    write_phase(
-        obj,
-        ctx,
-        api,
-        st,
-        &Phase::Progressing {
-            reason: "Deleting".into(),
-            message,
-        },
-    )
-    .await?;
+    write_phase(obj, ctx, api, st, &Phase::Progressing { reason: "Deleting".into(), message }).await?;
     Err(still_deleting(&service_id))
 }
 

@@ -45,7 +45,7 @@ use self::{
 };
 use crate::{
     alicloud::{
-        AliCloudClient, CallError, Credentials, ErrorClass,
+        AliCloudClient, CallError, Credentials, DefaultCredentials, ErrorClass,
         ops::{
             AttachResource, ChangeResourceGroup, DetachResource, ServiceAttributes, TagResources,
             UntagResources,
@@ -67,10 +67,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self {
-            resync: Duration::from_secs(600),
-            terminal_retry: Duration::from_secs(1800),
-        }
+        Self { resync: Duration::from_secs(600), terminal_retry: Duration::from_secs(1800) }
     }
 }
 
@@ -81,7 +78,7 @@ pub struct Context {
     /// PrivateLink client.
     pub cloud: AliCloudClient,
     /// Operator-wide credentials, when configured.
-    pub default_credentials: Option<Credentials>,
+    pub default_credentials: Option<DefaultCredentials>,
     /// Event recorder (one per controller, so events aggregate).
     pub recorder: Recorder,
     /// Metrics.
@@ -97,7 +94,7 @@ impl Context {
     pub fn new(
         client: Client,
         cloud: AliCloudClient,
-        default_credentials: Option<Credentials>,
+        default_credentials: Option<DefaultCredentials>,
         recorder: Recorder,
         metrics: Arc<Metrics>,
         settings: Settings,
@@ -121,9 +118,7 @@ impl Context {
     /// Remaining wait if this reconcile is an echo of our own write within a wait period.
     fn gate_wait(&self, obj: &VpcEndpointService, now: Instant) -> Option<Duration> {
         let gates = self.gates.lock();
-        gates
-            .get(&Self::gate_key(obj))
-            .and_then(|g| g.remaining(obj, now))
+        gates.get(&Self::gate_key(obj)).and_then(|g| g.remaining(obj, now))
     }
 
     fn set_gate(&self, obj: &VpcEndpointService, wait: Wait, now: Instant) -> Duration {
@@ -146,20 +141,16 @@ impl Context {
         };
         if old != state {
             if let Some(o) = old {
-                self.metrics
-                    .objects
-                    .get_or_create(&ReadyLabels { ready: o.into() })
-                    .dec();
+                self.metrics.objects.get_or_create(&ReadyLabels { ready: o.into() }).dec();
             }
             if let Some(s) = state {
-                self.metrics
-                    .objects
-                    .get_or_create(&ReadyLabels { ready: s.into() })
-                    .inc();
+                self.metrics.objects.get_or_create(&ReadyLabels { ready: s.into() }).inc();
             }
         }
     }
 
+    /// Publish an Event without holding up the reconcile (Events are informational; a slot spent
+    /// waiting on them delays every other object's due poll).
     async fn publish(
         &self,
         obj: &VpcEndpointService,
@@ -175,9 +166,13 @@ impl Context {
             action: action.into(),
             secondary: None,
         };
-        if let Err(e) = self.recorder.publish(&ev, &obj.object_ref(&())).await {
-            warn!(error = %e, "could not publish event");
-        }
+        let recorder = self.recorder.clone();
+        let reference = obj.object_ref(&());
+        tokio::spawn(async move {
+            if let Err(e) = recorder.publish(&ev, &reference).await {
+                warn!(error = %e, "could not publish event");
+            }
+        });
     }
 }
 
@@ -203,9 +198,7 @@ pub async fn reconcile(obj: Arc<VpcEndpointService>, ctx: Arc<Context>) -> Resul
     })
     .await
     .map_err(|e| Error::Finalizer(Box::new(e)).flatten());
-    ctx.metrics
-        .reconcile_duration
-        .observe(started.elapsed().as_secs_f64());
+    ctx.metrics.reconcile_duration.observe(started.elapsed().as_secs_f64());
     if result.is_ok() && obj.metadata.deletion_timestamp.is_some() {
         // The finalizer is gone: the object leaves the cluster.
         ctx.forget(&obj);
@@ -219,20 +212,13 @@ pub fn error_policy(obj: Arc<VpcEndpointService>, err: &Error, ctx: Arc<Context>
         Error::Requeue { after, .. } => after.map_or(Wait::Poll, Wait::Soon),
         Error::Cloud(CallError::Cloud(e)) => match e.class() {
             ErrorClass::Terminal => Wait::Fixed(ctx.settings.terminal_retry),
-            ErrorClass::Busy => Wait::Backoff {
-                base: Duration::from_secs(2),
-                hint: e.retry_after,
-            },
-            ErrorClass::Retryable | ErrorClass::NotFound => Wait::Backoff {
-                base: Duration::from_secs(5),
-                hint: e.retry_after,
-            },
+            ErrorClass::Busy => Wait::Backoff { base: Duration::from_secs(2), hint: e.retry_after },
+            ErrorClass::Retryable | ErrorClass::NotFound => {
+                Wait::Backoff { base: Duration::from_secs(5), hint: e.retry_after }
+            }
         },
         e if e.is_terminal() => Wait::Fixed(ctx.settings.terminal_retry),
-        _ => Wait::Backoff {
-            base: Duration::from_secs(5),
-            hint: None,
-        },
+        _ => Wait::Backoff { base: Duration::from_secs(5), hint: None },
     };
     if !matches!(err, Error::Requeue { .. }) {
         ctx.metrics
@@ -264,19 +250,14 @@ async fn fail(
         status::condition(obj.status.as_ref(), status::cond::READY).map(|c| c.reason.clone());
     apply_phase(
         &mut st,
-        &Phase::Failed {
-            reason: reason.clone(),
-            message: message.clone(),
-            terminal,
-        },
+        &Phase::Failed { reason: reason.clone(), message: message.clone(), terminal },
         obj.metadata.generation,
         &now(),
     );
     if let Err(e) = write_status(api, obj, &st).await {
         warn!(error = %e, "could not record the failure in status");
     } else if previous_reason.as_deref() != Some(reason.as_str()) {
-        ctx.publish(obj, EventType::Warning, &reason, "Reconcile", message)
-            .await;
+        ctx.publish(obj, EventType::Warning, &reason, "Reconcile", message).await;
     }
     ctx.track_ready(obj, Some("False"));
     Err(err)
@@ -298,12 +279,8 @@ async fn write_phase(
     if let Phase::Available { message } = phase {
         ctx.track_ready(obj, Some("True"));
         if !was_ready {
-            info!(
-                service_id = st.service_id.as_deref().unwrap_or_default(),
-                "endpoint service is Ready"
-            );
-            ctx.publish(obj, EventType::Normal, "Available", "Reconcile", message.clone())
-                .await;
+            info!(service_id = st.service_id.as_deref().unwrap_or_default(), "endpoint service is Ready");
+            ctx.publish(obj, EventType::Normal, "Available", "Reconcile", message.clone()).await;
         }
     } else {
         ctx.track_ready(obj, Some("False"));
@@ -343,23 +320,13 @@ async fn apply(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpointSer
             let message = format!(
                 "endpoint service {old} no longer exists in Alibaba Cloud (deleted outside Kubernetes); creating a replacement"
             );
-            ctx.publish(
-                obj,
-                EventType::Warning,
-                "ServiceGone",
-                "Reconcile",
-                message.clone(),
-            )
-            .await;
+            ctx.publish(obj, EventType::Warning, "ServiceGone", "Reconcile", message.clone()).await;
             settle(
                 obj,
                 ctx,
                 api,
                 st,
-                Phase::Progressing {
-                    reason: "Recreating".into(),
-                    message,
-                },
+                Phase::Progressing { reason: "Recreating".into(), message },
                 Wait::Soon(Duration::from_millis(100)),
             )
             .await
@@ -390,10 +357,6 @@ async fn create_service(
     st.service_business_status = resp.service_business_status;
     st.create_time = resp.create_time;
     st.region_id = Some(obj.spec.region_id.clone());
-    let message = format!(
-        "CreateVpcEndpointService accepted (RequestId: {}); waiting for Active",
-        resp.request_id
-    );
     ctx.publish(
         obj,
         EventType::Normal,
@@ -402,19 +365,24 @@ async fn create_service(
         format!("Created endpoint service {}", resp.service_id),
     )
     .await;
-    // The ID goes to status before anything else: after a crash the next attempt finds it there.
-    settle(
-        obj,
-        ctx,
-        api,
-        st,
-        Phase::Progressing {
-            reason: "Creating".into(),
-            message,
-        },
-        Wait::Soon(schedule::FIRST_POLL),
-    )
-    .await
+    // The ID goes to status before anything else: after a crash the next attempt finds it there. The
+    // message is the one the polls write while Creating, so the first poll does not patch again.
+    let phase = progressing(&resp.service_id, "Creating");
+    settle(obj, ctx, api, st, phase, Wait::Soon(schedule::FIRST_POLL)).await
+}
+
+/// The phase of a service the cloud is still working on.
+fn progressing(service_id: &str, cloud_status: &str) -> Phase {
+    let (reason, what) = match cloud_status {
+        "Creating" => ("Creating", "being created"),
+        "Pending" => ("Updating", "applying a change"),
+        "Deleting" => ("Deleting", "being deleted"),
+        _ => ("Progressing", "not Active yet"),
+    };
+    Phase::Progressing {
+        reason: reason.into(),
+        message: format!("endpoint service {service_id} is {what} (status {cloud_status})"),
+    }
 }
 
 /// What the convergence step did.
@@ -440,11 +408,7 @@ async fn converge(
     }
     let sid = attrs.service_id.clone();
     let cloud_status = attrs.service_status.clone().unwrap_or_default();
-    if attrs
-        .service_business_status
-        .as_deref()
-        .is_some_and(|b| b != "Normal")
-    {
+    if attrs.service_business_status.as_deref().is_some_and(|b| b != "Normal") {
         let b = attrs.service_business_status.clone().unwrap_or_default();
         let phase = Phase::Failed {
             reason: b.chars().filter(|c| c.is_ascii_alphanumeric()).collect(),
@@ -456,25 +420,7 @@ async fn converge(
         return settle(obj, ctx, api, st, phase, Wait::Fixed(schedule::MAX_POLL)).await;
     }
     if cloud_status != "Active" {
-        let (reason, what) = match cloud_status.as_str() {
-            "Creating" => ("Creating", "being created"),
-            "Pending" => ("Updating", "applying a change"),
-            "Deleting" => ("Deleting", "being deleted"),
-            _ => ("Progressing", "not Active yet"),
-        };
-        let message = format!("endpoint service {sid} is {what} (status {cloud_status})");
-        return settle(
-            obj,
-            ctx,
-            api,
-            st,
-            Phase::Progressing {
-                reason: reason.into(),
-                message,
-            },
-            Wait::Poll,
-        )
-        .await;
+        return settle(obj, ctx, api, st, progressing(&sid, &cloud_status), Wait::Poll).await;
     }
     let step = match sync_spec(obj, ctx, creds, uid, &attrs).await {
         Ok(step) => step,
@@ -488,10 +434,7 @@ async fn converge(
                 ctx,
                 api,
                 st,
-                Phase::Progressing {
-                    reason: "Updating".into(),
-                    message,
-                },
+                Phase::Progressing { reason: "Updating".into(), message },
                 Wait::Soon(schedule::FIRST_POLL),
             )
             .await
@@ -499,15 +442,7 @@ async fn converge(
         Step::InSync => {
             let message = format!("endpoint service {sid} is Active");
             let resync = ctx.settings.resync;
-            settle(
-                obj,
-                ctx,
-                api,
-                st,
-                Phase::Available { message },
-                Wait::Fixed(resync),
-            )
-            .await
+            settle(obj, ctx, api, st, Phase::Available { message }, Wait::Fixed(resync)).await
         }
     }
 }
@@ -538,30 +473,14 @@ async fn sync_spec(
     match update::next_resource_change(&create::desired_resources(&obj.spec), &actual) {
         Some(update::ResourceChange::Attach(resource)) => {
             let what = format!("attaching {}", resource.resource_id);
-            ctx.cloud
-                .call(
-                    creds,
-                    &AttachResource {
-                        region_id: region,
-                        service_id: sid,
-                        resource,
-                    },
-                )
-                .await?;
+            let op = AttachResource { region_id: region, service_id: sid, resource };
+            ctx.cloud.call(creds, &op).await?;
             return Ok(Step::Changed(what));
         }
         Some(update::ResourceChange::Detach(resource)) => {
             let what = format!("detaching {}", resource.resource_id);
-            ctx.cloud
-                .call(
-                    creds,
-                    &DetachResource {
-                        region_id: region,
-                        service_id: sid,
-                        resource,
-                    },
-                )
-                .await?;
+            let op = DetachResource { region_id: region, service_id: sid, resource };
+            ctx.cloud.call(creds, &op).await?;
             return Ok(Step::Changed(what));
         }
         None => {}
@@ -572,34 +491,19 @@ async fn sync_spec(
         ctx.cloud
             .call(
                 creds,
-                &UntagResources {
-                    region_id: region.clone(),
-                    service_id: sid.clone(),
-                    tag_keys: remove,
-                },
+                &UntagResources { region_id: region.clone(), service_id: sid.clone(), tag_keys: remove },
             )
             .await?;
     }
     if !set.is_empty() {
         ctx.cloud
-            .call(
-                creds,
-                &TagResources {
-                    region_id: region.clone(),
-                    service_id: sid.clone(),
-                    tags: set,
-                },
-            )
+            .call(creds, &TagResources { region_id: region.clone(), service_id: sid.clone(), tags: set })
             .await?;
     }
     if let Some(rg) = &obj.spec.resource_group_id
         && attrs.resource_group_id.as_ref() != Some(rg)
     {
-        let op = ChangeResourceGroup {
-            region_id: region,
-            service_id: sid,
-            resource_group_id: rg.clone(),
-        };
+        let op = ChangeResourceGroup { region_id: region, service_id: sid, resource_group_id: rg.clone() };
         ctx.cloud.call(creds, &op).await?;
     }
     Ok(Step::InSync)

@@ -34,11 +34,12 @@ pub enum Observed {
 /// Secret values are never logged or copied anywhere but into the request signer.
 pub async fn credentials(obj: &VpcEndpointService, ctx: &Context) -> Result<Credentials> {
     let Some(r) = &obj.spec.credentials_secret_ref else {
-        return ctx.default_credentials.clone().ok_or_else(|| {
+        let default = ctx.default_credentials.as_ref().ok_or_else(|| {
             Error::Credentials(
-                "no spec.credentialsSecretRef and the operator has no default credentials (ALIBABA_CLOUD_ACCESS_KEY_ID)".into(),
+                "no spec.credentialsSecretRef and the operator has no default credentials (ALIBABA_CLOUD_ACCESS_KEY_ID or RRSA)".into(),
             )
-        });
+        })?;
+        return Ok(default.get(ctx.cloud.http()).await?);
     };
     let ns = obj.namespace().unwrap_or_default();
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
@@ -48,9 +49,7 @@ pub async fn credentials(obj: &VpcEndpointService, ctx: &Context) -> Result<Cred
         .ok_or_else(|| Error::Credentials(format!("Secret {ns}/{} not found", r.name)))?;
     let data = secret.data.unwrap_or_default();
     let field = |k: &str| {
-        data.get(k)
-            .map(|b| String::from_utf8_lossy(&b.0).trim().to_string())
-            .filter(|s| !s.is_empty())
+        data.get(k).map(|b| String::from_utf8_lossy(&b.0).trim().to_string()).filter(|s| !s.is_empty())
     };
     let id = field("accessKeyId")
         .ok_or_else(|| Error::Credentials(format!("Secret {ns}/{} has no key accessKeyId", r.name)))?;
@@ -71,10 +70,7 @@ pub async fn observe(
     let recorded = obj.service_id().map(str::to_string);
     let adopt = obj.annotations().get(ADOPT_ANNOTATION).cloned();
     if let Some(id) = recorded.clone().or(adopt) {
-        let get = GetVpcEndpointServiceAttribute {
-            region_id: region,
-            service_id: id.clone(),
-        };
+        let get = GetVpcEndpointServiceAttribute { region_id: region, service_id: id.clone() };
         return match ctx.cloud.call(creds, &get).await {
             Ok(attrs) => Ok(Observed::Found(Box::new(attrs))),
             Err(e) if e.cloud().is_some_and(|c| c.is_not_found()) && recorded.is_some() => {
@@ -98,10 +94,7 @@ pub async fn find_owned(
 ) -> Result<Option<ServiceAttributes>> {
     let list = ListVpcEndpointServices {
         region_id: region.to_string(),
-        tags: vec![TagParam {
-            key: OWNER_TAG_KEY.into(),
-            value: uid.into(),
-        }],
+        tags: vec![TagParam { key: OWNER_TAG_KEY.into(), value: uid.into() }],
         max_results: Some(50),
         ..Default::default()
     };
@@ -121,11 +114,7 @@ pub async fn resources(
     let mut out = vec![];
     let mut next_token = None;
     loop {
-        let op = ListServiceResources {
-            region_id: region.into(),
-            service_id: service_id.into(),
-            next_token,
-        };
+        let op = ListServiceResources { region_id: region.into(), service_id: service_id.into(), next_token };
         let page = ctx.cloud.call(creds, &op).await?;
         out.extend(page.resources);
         next_token = page.next_token.filter(|t| !t.is_empty());
@@ -145,20 +134,13 @@ pub async fn tags(
     let mut out = vec![];
     let mut next_token = None;
     loop {
-        let op = ListTagResources {
-            region_id: region.into(),
-            service_id: service_id.into(),
-            next_token,
-        };
+        let op = ListTagResources { region_id: region.into(), service_id: service_id.into(), next_token };
         let page = ctx.cloud.call(creds, &op).await?;
         out.extend(
             page.tag_resources
                 .into_iter()
                 .filter(|t| t.resource_id == service_id)
-                .map(|t| TagParam {
-                    key: t.tag_key,
-                    value: t.tag_value,
-                }),
+                .map(|t| TagParam { key: t.tag_key, value: t.tag_value }),
         );
         next_token = page.next_token.filter(|t| !t.is_empty());
         if next_token.is_none() {

@@ -56,8 +56,7 @@ pub fn poll_interval(polls: u32) -> Duration {
 
 /// Backoff after `failures` consecutive failures (no jitter).
 pub fn backoff(base: Duration, failures: u32) -> Duration {
-    base.saturating_mul(1u32 << failures.saturating_sub(1).min(10))
-        .min(MAX_BACKOFF)
+    base.saturating_mul(1u32 << failures.saturating_sub(1).min(10)).min(MAX_BACKOFF)
 }
 
 impl Gate {
@@ -132,17 +131,13 @@ mod tests {
             g.remaining(&obj, t0 + Duration::from_secs(1)).is_some(),
             "echo of our own write is swallowed"
         );
-        assert!(
-            g.remaining(&obj, t0 + Duration::from_secs(70)).is_none(),
-            "wait over"
-        );
+        assert!(g.remaining(&obj, t0 + Duration::from_secs(70)).is_none(), "wait over");
         let mut edited = obj.clone();
         edited.metadata.generation = Some(2);
         assert!(g.remaining(&edited, t0).is_none(), "spec change passes");
         let mut deleting = obj.clone();
-        deleting.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-            jiff::Timestamp::now(),
-        ));
+        deleting.metadata.deletion_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now()));
         assert!(g.remaining(&deleting, t0).is_none(), "deletion passes");
     }
 
@@ -152,33 +147,12 @@ mod tests {
         let t0 = Instant::now();
         let mut g = Gate::default();
         let hint = Some(Duration::from_secs(40));
-        let d = g.schedule(
-            &obj,
-            Wait::Backoff {
-                base: Duration::from_secs(5),
-                hint,
-            },
-            t0,
-        );
+        let d = g.schedule(&obj, Wait::Backoff { base: Duration::from_secs(5), hint }, t0);
         assert!(d >= Duration::from_secs(40), "{d:?}");
-        let d2 = g.schedule(
-            &obj,
-            Wait::Backoff {
-                base: Duration::from_secs(5),
-                hint: None,
-            },
-            t0,
-        );
+        let d2 = g.schedule(&obj, Wait::Backoff { base: Duration::from_secs(5), hint: None }, t0);
         assert!(d2 >= Duration::from_secs(8), "second failure doubles: {d2:?}");
         g.schedule(&obj, Wait::Soon(Duration::ZERO), t0);
-        let d3 = g.schedule(
-            &obj,
-            Wait::Backoff {
-                base: Duration::from_secs(5),
-                hint: None,
-            },
-            t0,
-        );
+        let d3 = g.schedule(&obj, Wait::Backoff { base: Duration::from_secs(5), hint: None }, t0);
         assert!(d3 <= Duration::from_secs(6), "success resets the count: {d3:?}");
     }
 }

@@ -36,11 +36,7 @@ pub enum Phase {
     /// Active and in sync.
     Available { message: String },
     /// A cloud or configuration error (reason, message, terminal).
-    Failed {
-        reason: String,
-        message: String,
-        terminal: bool,
-    },
+    Failed { reason: String, message: String, terminal: bool },
 }
 
 /// Set a condition, keeping `lastTransitionTime` when the status value does not change.
@@ -94,11 +90,7 @@ pub fn apply_phase(
             set_condition(c, cond::RECONCILING, false, "Available", "", generation, now);
             set_condition(c, cond::STALLED, false, "NoError", "", generation, now);
         }
-        Phase::Failed {
-            reason,
-            message,
-            terminal,
-        } => {
+        Phase::Failed { reason, message, terminal } => {
             set_condition(c, cond::READY, false, reason, message, generation, now);
             set_condition(c, cond::SYNCED, false, "ReconcileError", message, generation, now);
             // A retryable error is still progress towards the goal; a terminal one is not.
@@ -159,12 +151,8 @@ pub async fn write_status(
         "kind": "VpcEndpointService",
         "status": status,
     });
-    api.patch_status(
-        &obj.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
+    api.patch_status(&obj.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
+        .await?;
     Ok(true)
 }
 
@@ -197,10 +185,7 @@ mod tests {
         };
         let cases = [
             (
-                Phase::Progressing {
-                    reason: "Creating".into(),
-                    message: "m".into(),
-                },
+                Phase::Progressing { reason: "Creating".into(), message: "m".into() },
                 [
                     ("Ready", "False", "Creating"),
                     ("Reconciling", "True", "Creating"),
@@ -216,11 +201,7 @@ mod tests {
                 ],
             ),
             (
-                Phase::Failed {
-                    reason: "LoadBalancerNotFound".into(),
-                    message: "m".into(),
-                    terminal: true,
-                },
+                Phase::Failed { reason: "LoadBalancerNotFound".into(), message: "m".into(), terminal: true },
                 [
                     ("Ready", "False", "LoadBalancerNotFound"),
                     ("Reconciling", "False", "LoadBalancerNotFound"),
@@ -228,11 +209,7 @@ mod tests {
                 ],
             ),
             (
-                Phase::Failed {
-                    reason: "ThrottlingUser".into(),
-                    message: "m".into(),
-                    terminal: false,
-                },
+                Phase::Failed { reason: "ThrottlingUser".into(), message: "m".into(), terminal: false },
                 [
                     ("Ready", "False", "ThrottlingUser"),
                     ("Reconciling", "True", "ThrottlingUser"),
@@ -245,11 +222,7 @@ mod tests {
             apply_phase(&mut s, &phase, Some(3), &t(1));
             assert_eq!(s.observed_generation, Some(3));
             for (ty, st, reason) in want {
-                assert_eq!(
-                    get(&s, ty),
-                    (st.to_string(), reason.to_string()),
-                    "{phase:?} {ty}"
-                );
+                assert_eq!(get(&s, ty), (st.to_string(), reason.to_string()), "{phase:?} {ty}");
             }
         }
     }

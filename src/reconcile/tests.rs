@@ -14,12 +14,7 @@ use crate::{
 const UID: &str = "0f8e4a3c-1111-4222-8333-944455556666";
 
 async fn sim_services(url: &str) -> Value {
-    reqwest::get(format!("{url}/_sim/services"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    reqwest::get(format!("{url}/_sim/services")).await.unwrap().json().await.unwrap()
 }
 
 fn finalized(mut obj: VpcEndpointService) -> VpcEndpointService {
@@ -64,40 +59,29 @@ async fn create_records_the_service_id_in_status_at_once() {
     let obj = finalized(service("web", UID));
     let task = tokio::spawn(reconcile(Arc::new(obj.clone()), ctx.clone()));
 
-    let event = api.next(json!({})).await;
+    // The Event is published off the reconcile path: it may come before or after the status patch.
+    let (mut event, mut patch) = (None, None);
+    for _ in 0..2 {
+        let seen = api.next(serde_json::to_value(&obj).unwrap()).await;
+        if seen.uri.contains("/events") { event = Some(seen) } else { patch = Some(seen) }
+    }
+    let event = event.expect("a Created event");
     assert_eq!(event.method, "POST");
-    assert!(
-        event
-            .uri
-            .contains("/apis/events.k8s.io/v1/namespaces/default/events"),
-        "{}",
-        event.uri
-    );
+    assert!(event.uri.contains("/apis/events.k8s.io/v1/namespaces/default/events"), "{}", event.uri);
     assert_eq!(event.body["reason"], "Created");
 
-    let patch = api.next(serde_json::to_value(&obj).unwrap()).await;
+    let patch = patch.expect("a status patch");
     assert_eq!(patch.method, "PATCH");
-    assert!(
-        patch.uri.contains("/vpcendpointservices/web/status?"),
-        "{}",
-        patch.uri
-    );
+    assert!(patch.uri.contains("/vpcendpointservices/web/status?"), "{}", patch.uri);
     assert!(
         patch.uri.contains("fieldManager=privatelink-operator") && patch.uri.contains("force=true"),
         "{}",
         patch.uri
     );
     let status = &patch.body["status"];
-    let sid = status["serviceId"]
-        .as_str()
-        .expect("serviceId written")
-        .to_string();
-    let ready: Vec<&Value> = status["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["type"] == "Ready")
-        .collect();
+    let sid = status["serviceId"].as_str().expect("serviceId written").to_string();
+    let ready: Vec<&Value> =
+        status["conditions"].as_array().unwrap().iter().filter(|c| c["type"] == "Ready").collect();
     assert_eq!(ready[0]["status"], "False");
     assert_eq!(ready[0]["reason"], "Creating");
     assert_eq!(status["observedGeneration"], 1);
@@ -107,11 +91,7 @@ async fn create_records_the_service_id_in_status_at_once() {
     let list = services["services"].as_array().unwrap();
     assert_eq!(list.len(), 1, "exactly one service");
     assert_eq!(list[0]["serviceId"], sid.as_str());
-    let owner = list[0]["tags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|t| t["value"] == UID);
+    let owner = list[0]["tags"].as_array().unwrap().iter().any(|t| t["value"] == UID);
     assert!(owner, "ownership tag carries the UID");
 }
 
@@ -144,13 +124,16 @@ async fn orphan_policy_releases_without_a_cloud_call() {
     let (ctx, mut api) = context(&url);
     let mut obj = finalized(service("web", UID));
     obj.spec.deletion_policy = Some(DeletionPolicy::Orphan);
-    obj.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-        jiff::Timestamp::now(),
-    ));
+    obj.metadata.deletion_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now()));
     let task = tokio::spawn(reconcile(Arc::new(obj.clone()), ctx.clone()));
-    let event = api.next(json!({})).await;
-    assert_eq!(event.body["reason"], "Orphaned");
-    let patch = api.next(serde_json::to_value(&obj).unwrap()).await;
+    let (mut event, mut patch) = (None, None);
+    for _ in 0..2 {
+        let seen = api.next(serde_json::to_value(&obj).unwrap()).await;
+        if seen.uri.contains("/events") { event = Some(seen) } else { patch = Some(seen) }
+    }
+    assert_eq!(event.expect("an Orphaned event").body["reason"], "Orphaned");
+    let patch = patch.expect("the finalizer removal");
     assert_eq!(patch.method, "PATCH");
     assert_eq!(patch.body[1]["op"], "remove");
     assert_eq!(patch.body[1]["path"], "/metadata/finalizers/0");

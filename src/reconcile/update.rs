@@ -64,10 +64,7 @@ pub fn diff_attributes(
 
 /// Tags to set (new or changed value) and keys to remove; system tags are ignored.
 pub fn diff_tags(desired: &[TagParam], actual: &[TagParam]) -> (Vec<TagParam>, Vec<String>) {
-    let want: BTreeMap<&str, &str> = desired
-        .iter()
-        .map(|t| (t.key.as_str(), t.value.as_str()))
-        .collect();
+    let want: BTreeMap<&str, &str> = desired.iter().map(|t| (t.key.as_str(), t.value.as_str())).collect();
     let have: BTreeMap<&str, &str> = actual
         .iter()
         .filter(|t| !SYSTEM_TAG_PREFIXES.iter().any(|p| t.key.starts_with(p)))
@@ -76,16 +73,9 @@ pub fn diff_tags(desired: &[TagParam], actual: &[TagParam]) -> (Vec<TagParam>, V
     let set = want
         .iter()
         .filter(|(k, v)| have.get(*k) != Some(*v))
-        .map(|(k, v)| TagParam {
-            key: k.to_string(),
-            value: v.to_string(),
-        })
+        .map(|(k, v)| TagParam { key: k.to_string(), value: v.to_string() })
         .collect();
-    let remove = have
-        .keys()
-        .filter(|k| !want.contains_key(*k))
-        .map(|k| k.to_string())
-        .collect();
+    let remove = have.keys().filter(|k| !want.contains_key(*k)).map(|k| k.to_string()).collect();
     (set, remove)
 }
 
@@ -121,10 +111,7 @@ pub fn next_resource_change(
     if let Some(r) = desired.iter().find(|r| !have.contains(&key(r))) {
         return Some(ResourceChange::Attach(r.clone()));
     }
-    actual
-        .into_iter()
-        .find(|r| !want.contains(&key(r)))
-        .map(ResourceChange::Detach)
+    actual.into_iter().find(|r| !want.contains(&key(r))).map(ResourceChange::Detach)
 }
 
 #[cfg(test)]
@@ -154,11 +141,7 @@ mod tests {
         type Edit = fn(&mut VpcEndpointServiceSpec, &mut ServiceAttributes);
         type Check = fn(&UpdateVpcEndpointServiceAttribute) -> bool;
         let cases: Vec<(&str, Edit, Check)> = vec![
-            (
-                "in sync",
-                |s, _| s.supported_regions = vec!["cn-beijing".into()],
-                |u| u.is_empty(),
-            ),
+            ("in sync", |s, _| s.supported_regions = vec!["cn-beijing".into()], |u| u.is_empty()),
             (
                 "unset fields are not managed",
                 |s, a| {
@@ -228,30 +211,15 @@ mod tests {
     }
 
     fn tag(k: &str, v: &str) -> TagParam {
-        TagParam {
-            key: k.into(),
-            value: v.into(),
-        }
+        TagParam { key: k.into(), value: v.into() }
     }
 
     #[test]
     fn tag_diffs() {
         let cases = [
             ("equal", vec![tag("a", "1")], vec![tag("a", "1")], vec![], vec![]),
-            (
-                "add",
-                vec![tag("a", "1"), tag("b", "2")],
-                vec![tag("a", "1")],
-                vec![tag("b", "2")],
-                vec![],
-            ),
-            (
-                "change value",
-                vec![tag("a", "2")],
-                vec![tag("a", "1")],
-                vec![tag("a", "2")],
-                vec![],
-            ),
+            ("add", vec![tag("a", "1"), tag("b", "2")], vec![tag("a", "1")], vec![tag("b", "2")], vec![]),
+            ("change value", vec![tag("a", "2")], vec![tag("a", "1")], vec![tag("a", "2")], vec![]),
             ("remove", vec![], vec![tag("a", "1")], vec![], vec!["a"]),
             (
                 "system tags untouched",
@@ -264,11 +232,7 @@ mod tests {
         for (name, want, have, set, remove) in cases {
             let (s, r) = diff_tags(&want, &have);
             assert_eq!(s, set, "{name}");
-            assert_eq!(
-                r,
-                remove.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-                "{name}"
-            );
+            assert_eq!(r, remove.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{name}");
         }
     }
 
@@ -310,12 +274,7 @@ mod tests {
                 vec![row("a", "h")],
                 Some(ResourceChange::Attach(r("a", Some("i")))),
             ),
-            (
-                "empty zone equals none",
-                vec![r("a", None)],
-                vec![row("a", "")],
-                None,
-            ),
+            ("empty zone equals none", vec![r("a", None)], vec![row("a", "")], None),
         ];
         for (name, want, have, change) in cases {
             assert_eq!(next_resource_change(&want, &have), change, "{name}");

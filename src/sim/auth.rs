@@ -27,10 +27,7 @@ pub struct AuthRequest<'a> {
 
 impl AuthRequest<'_> {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
     pub fn is_v3(&self) -> bool {
         self.header("authorization").is_some()
@@ -51,10 +48,7 @@ impl AuthRequest<'_> {
             Ok(parsed.access_key_id)
         } else {
             if self.params.get("Signature").is_none() {
-                return Err(ApiError::bad(
-                    "MissingSignature",
-                    "Signature is mandatory for this action.",
-                ));
+                return Err(ApiError::bad("MissingSignature", "Signature is mandatory for this action."));
             }
             self.params.opt("AccessKeyId").map(String::from).ok_or_else(|| {
                 ApiError::bad("MissingAccessKeyId", "AccessKeyId is mandatory for this action.")
@@ -88,24 +82,13 @@ pub fn verify(
     now: jiff::Timestamp,
 ) -> Result<Verified, ApiError> {
     let key = key.ok_or_else(|| {
-        ApiError::new(
-            404,
-            "InvalidAccessKeyId.NotFound",
-            "Specified access key is not found.",
-        )
+        ApiError::new(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
     })?;
     if !key.active {
-        return Err(ApiError::bad(
-            "InvalidAccessKeyId.Inactive",
-            "Specified access key is disabled.",
-        ));
+        return Err(ApiError::bad("InvalidAccessKeyId.Inactive", "Specified access key is disabled."));
     }
     let (ts, nonce, token) = if req.is_v3() {
-        (
-            req.header("x-acs-date"),
-            req.header("x-acs-signature-nonce"),
-            req.header("x-acs-security-token"),
-        )
+        (req.header("x-acs-date"), req.header("x-acs-signature-nonce"), req.header("x-acs-security-token"))
     } else {
         let method = req.params.get("SignatureMethod").unwrap_or("");
         if method != "HMAC-SHA1" {
@@ -120,11 +103,7 @@ pub fn verify(
                 "Specified signature version is not valid.",
             ));
         }
-        (
-            req.params.get("Timestamp"),
-            req.params.get("SignatureNonce"),
-            req.params.get("SecurityToken"),
-        )
+        (req.params.get("Timestamp"), req.params.get("SignatureNonce"), req.params.get("SecurityToken"))
     };
     let ts =
         ts.ok_or_else(|| ApiError::bad("MissingTimestamp", "Timestamp is mandatory for this action."))?;
@@ -142,10 +121,7 @@ pub fn verify(
         ));
     }
     let nonce = nonce.filter(|n| !n.is_empty()).ok_or_else(|| {
-        ApiError::bad(
-            "MissingSignatureNonce",
-            "SignatureNonce is mandatory for this action.",
-        )
+        ApiError::bad("MissingSignatureNonce", "SignatureNonce is mandatory for this action.")
     })?;
     if let Some(a) = req.header("authorization") {
         let parsed = sign::parse_v3_authorization(a).map_err(sig_error)?;
@@ -160,12 +136,8 @@ pub fn verify(
         )
         .map_err(sig_error)?;
     } else {
-        sign::verify_v1(
-            req.method,
-            req.params.0.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            &key.secret,
-        )
-        .map_err(sig_error)?;
+        sign::verify_v1(req.method, req.params.0.iter().map(|(k, v)| (k.as_str(), v.as_str())), &key.secret)
+            .map_err(sig_error)?;
     }
     if key.security_token.as_deref() != token.filter(|t| !t.is_empty()) {
         return Err(ApiError::bad(
@@ -173,10 +145,7 @@ pub fn verify(
             "The security token does not match the access key.",
         ));
     }
-    Ok(Verified {
-        nonce: nonce.to_string(),
-        timestamp: ts,
-    })
+    Ok(Verified { nonce: nonce.to_string(), timestamp: ts })
 }
 
 #[cfg(test)]
@@ -217,13 +186,7 @@ mod tests {
         let sts = sign::v1_string_to_sign("GET", pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())));
         pairs.push(("Signature".into(), sign::v1_sign(secret, &sts)));
         let params = Params(pairs.iter().cloned().collect());
-        let req = AuthRequest {
-            method: "GET",
-            headers: &[],
-            query: &pairs,
-            params: &params,
-            body: b"",
-        };
+        let req = AuthRequest { method: "GET", headers: &[], query: &pairs, params: &params, body: b"" };
         verify(&req, k, now.parse().unwrap()).map_err(|e| e.code)
     }
 
@@ -233,62 +196,23 @@ mod tests {
         let active = key(true, None);
         let inactive = key(false, None);
         let sts = key(true, Some("tok"));
-        type Case<'a> = (
-            Option<&'a AccessKey>,
-            &'a str,
-            Option<&'a str>,
-            &'a str,
-            Result<(), &'a str>,
-        );
+        type Case<'a> = (Option<&'a AccessKey>, &'a str, Option<&'a str>, &'a str, Result<(), &'a str>);
         let cases: Vec<Case> = vec![
             (Some(&active), "sk", None, "2026-11-25T22:20:00Z", Ok(())),
             (Some(&active), "bad", None, t, Err("SignatureDoesNotMatch")),
             (None, "sk", None, t, Err("InvalidAccessKeyId.NotFound")),
             (Some(&inactive), "sk", None, t, Err("InvalidAccessKeyId.Inactive")),
-            (
-                Some(&active),
-                "sk",
-                None,
-                "2026-11-25T22:25:02Z",
-                Err("InvalidTimeStamp.Expired"),
-            ),
-            (
-                Some(&active),
-                "sk",
-                None,
-                "2026-11-25T21:55:00Z",
-                Err("InvalidTimeStamp.Expired"),
-            ),
+            (Some(&active), "sk", None, "2026-11-25T22:25:02Z", Err("InvalidTimeStamp.Expired")),
+            (Some(&active), "sk", None, "2026-11-25T21:55:00Z", Err("InvalidTimeStamp.Expired")),
             (Some(&sts), "sk", Some("tok"), t, Ok(())),
-            (
-                Some(&sts),
-                "sk",
-                Some("other"),
-                t,
-                Err("InvalidSecurityToken.MismatchWithAccessKey"),
-            ),
-            (
-                Some(&sts),
-                "sk",
-                None,
-                t,
-                Err("InvalidSecurityToken.MismatchWithAccessKey"),
-            ),
-            (
-                Some(&active),
-                "sk",
-                Some("tok"),
-                t,
-                Err("InvalidSecurityToken.MismatchWithAccessKey"),
-            ),
+            (Some(&sts), "sk", Some("other"), t, Err("InvalidSecurityToken.MismatchWithAccessKey")),
+            (Some(&sts), "sk", None, t, Err("InvalidSecurityToken.MismatchWithAccessKey")),
+            (Some(&active), "sk", Some("tok"), t, Err("InvalidSecurityToken.MismatchWithAccessKey")),
         ];
         for (i, (k, secret, token, now, want)) in cases.into_iter().enumerate() {
             let got = v1(t, token, secret, k, now).map(|_| ());
             assert_eq!(got, want.map_err(String::from), "case {i}");
         }
-        assert_eq!(
-            v1("yesterday", None, "sk", Some(&active), t).unwrap_err(),
-            "InvalidTimeStamp.Format"
-        );
+        assert_eq!(v1("yesterday", None, "sk", Some(&active), t).unwrap_err(), "InvalidTimeStamp.Format");
     }
 }

@@ -14,27 +14,16 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(http_status: u16, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            code: code.into(),
-            message: message.into(),
-            http_status,
-            retry_after_ms: None,
-        }
+        Self { code: code.into(), message: message.into(), http_status, retry_after_ms: None }
     }
     pub fn bad(code: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(400, code, message)
     }
     pub fn missing(name: &str) -> Self {
-        Self::bad(
-            format!("MissingParam.{name}"),
-            format!("The param of {name} is missing."),
-        )
+        Self::bad(format!("MissingParam.{name}"), format!("The param of {name} is missing."))
     }
     pub fn illegal(name: &str) -> Self {
-        Self::bad(
-            format!("IllegalParamFormat.{name}"),
-            format!("The param format of {name} is illegal."),
-        )
+        Self::bad(format!("IllegalParamFormat.{name}"), format!("The param format of {name} is illegal."))
     }
     pub fn not_found() -> Self {
         Self::bad("EndpointServiceNotFound", "The specified Service does not exist.")
@@ -55,10 +44,7 @@ impl ApiError {
         Self::bad("EndpointServiceLocked", "The specified Service is locked.")
     }
     pub fn dry_run() -> Self {
-        Self::bad(
-            "DryRunOperation",
-            "The specified operation is a dry run operation.",
-        )
+        Self::bad("DryRunOperation", "The specified operation is a dry run operation.")
     }
     pub fn throttled() -> Self {
         Self::bad("Throttling.User", "Request was denied due to user flow control.")
@@ -66,19 +52,12 @@ impl ApiError {
     /// Default message for a code chosen by fault injection.
     pub fn for_code(code: &str, http_status: Option<u16>) -> Self {
         let (status, msg) = match code {
-            "ServiceUnavailable" => (
-                503,
-                "The request has failed due to a temporary failure of the server.",
-            ),
-            "InternalError" => (
-                500,
-                "The request processing has failed due to some unknown error.",
-            ),
+            "ServiceUnavailable" => (503, "The request has failed due to a temporary failure of the server."),
+            "InternalError" => (500, "The request processing has failed due to some unknown error."),
             "SystemBusy" => (400, "System is busy. Please try again later."),
-            "ConcurrentCallNotSupported" => (
-                400,
-                "The operation conflicts with other operations. Please try again later.",
-            ),
+            "ConcurrentCallNotSupported" => {
+                (400, "The operation conflicts with other operations. Please try again later.")
+            }
             c if c.starts_with("Throttling") => (400, "Request was denied due to user flow control."),
             _ => (400, "Injected fault."),
         };

@@ -21,6 +21,7 @@ pub mod params;
 pub mod server;
 pub mod sign;
 pub mod state;
+pub mod sts;
 pub mod world;
 
 pub use error::ApiError;

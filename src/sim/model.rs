@@ -134,28 +134,16 @@ impl Service {
     pub fn transition(&mut self, via: &str, now: Instant, d: Duration) -> Liveness {
         self.status = via.into();
         self.until = Some(now + d);
-        if d.is_zero() {
-            self.settle(now)
-        } else {
-            Liveness::Alive
-        }
+        if d.is_zero() { self.settle(now) } else { Liveness::Alive }
     }
 
     pub fn service_type(&self) -> &'static str {
-        if self.resource_type == "gwlb" {
-            "GatewayLoadBalancer"
-        } else {
-            "Interface"
-        }
+        if self.resource_type == "gwlb" { "GatewayLoadBalancer" } else { "Interface" }
     }
 
     /// ConnectBandwidth as the real service reports it: 0 for nlb/gwlb services.
     pub fn reported_bandwidth(&self) -> i64 {
-        if matches!(self.resource_type.as_str(), "nlb" | "gwlb") {
-            0
-        } else {
-            self.connect_bandwidth
-        }
+        if matches!(self.resource_type.as_str(), "nlb" | "gwlb") { 0 } else { self.connect_bandwidth }
     }
 
     pub fn zones(&self) -> Vec<String> {
@@ -178,12 +166,7 @@ impl Service {
     }
 
     pub fn tags_json(&self) -> Value {
-        Value::Array(
-            self.tags
-                .iter()
-                .map(|(k, v)| json!({"Key": k, "Value": v}))
-                .collect(),
-        )
+        Value::Array(self.tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect())
     }
 
     /// Admin (`/_sim/services`) view.
@@ -270,8 +253,7 @@ impl Store {
         id: &str,
         now: Instant,
     ) -> Option<&mut Service> {
-        self.find_mut(id, now)
-            .filter(|s| s.account_id == account && region.is_none_or(|r| s.region_id == r))
+        self.find_mut(id, now).filter(|s| s.account_id == account && region.is_none_or(|r| s.region_id == r))
     }
 
     /// Settle everything, drop gone services, and iterate the live ones in creation order.
@@ -289,9 +271,7 @@ impl Store {
     }
 
     pub fn count(&mut self, account: &str, region: &str, now: Instant) -> usize {
-        self.settled(now)
-            .filter(|s| s.account_id == account && s.region_id == region)
-            .count()
+        self.settled(now).filter(|s| s.account_id == account && s.region_id == region).count()
     }
 }
 

@@ -76,11 +76,7 @@ pub fn dispatch(action: &str, store: &mut Store, world: &World, ctx: &Ctx, p: &P
         "DisableVpcEndpointConnection" => conn_disable(store, ctx, p),
         "UpdateVpcEndpointConnectionAttribute" => conn_update(store, ctx, p),
         "ListVpcEndpointConnections" => list_conns(store, world, ctx, p),
-        _ => Err(ApiError::new(
-            404,
-            "InvalidApi.NotFound",
-            format!("Specified api is not found: {action}"),
-        )),
+        _ => Err(ApiError::new(404, "InvalidApi.NotFound", format!("Specified api is not found: {action}"))),
     }
 }
 
@@ -101,20 +97,13 @@ pub fn random_id(prefix: &str) -> String {
 
 fn region<'w>(world: &'w World, p: &Params) -> ApiResult<&'w super::world::Region> {
     let r = p.req("RegionId")?;
-    world.region(r).ok_or_else(|| {
-        ApiError::bad(
-            "RegionNotFound",
-            format!("The specified region {r} does not exist."),
-        )
-    })
+    world
+        .region(r)
+        .ok_or_else(|| ApiError::bad("RegionNotFound", format!("The specified region {r} does not exist.")))
 }
 
 fn dry_run(p: &Params) -> ApiResult<()> {
-    if p.bool("DryRun")? == Some(true) {
-        Err(ApiError::dry_run())
-    } else {
-        Ok(())
-    }
+    if p.bool("DryRun")? == Some(true) { Err(ApiError::dry_run()) } else { Ok(()) }
 }
 
 fn ok() -> Value {
@@ -124,20 +113,14 @@ fn ok() -> Value {
 fn enum_param<'a>(p: &'a Params, name: &str, allowed: &[&str], default: &'a str) -> ApiResult<&'a str> {
     match p.opt(name) {
         None => Ok(default),
-        Some(v) => allowed
-            .iter()
-            .find(|a| **a == v)
-            .map(|_| v)
-            .ok_or_else(|| ApiError::illegal(name)),
+        Some(v) => allowed.iter().find(|a| **a == v).map(|_| v).ok_or_else(|| ApiError::illegal(name)),
     }
 }
 
 fn lookup<'s>(store: &'s mut Store, ctx: &Ctx, p: &Params) -> ApiResult<&'s mut Service> {
     let region = p.req("RegionId")?.to_string();
     let id = p.req("ServiceId")?;
-    store
-        .get_mut(ctx.account, Some(&region), id, ctx.now)
-        .ok_or_else(ApiError::not_found)
+    store.get_mut(ctx.account, Some(&region), id, ctx.now).ok_or_else(ApiError::not_found)
 }
 
 /// Gate for Update/Attach/Detach-style mutations.
@@ -145,11 +128,7 @@ fn require_active(s: &Service) -> ApiResult<()> {
     if s.business_status != "Normal" {
         return Err(ApiError::locked());
     }
-    if s.status == "Active" {
-        Ok(())
-    } else {
-        Err(ApiError::operation_denied())
-    }
+    if s.status == "Active" { Ok(()) } else { Err(ApiError::operation_denied()) }
 }
 
 pub fn check_description(p: &Params) -> ApiResult<Option<String>> {
@@ -225,19 +204,13 @@ pub fn check_resource(
     {
         return Err(unsupported_zone());
     }
-    let lb = world
-        .load_balancer(account, &region.id, id)
-        .filter(|lb| lb.kind == kind)
-        .ok_or_else(|| {
-            if kind == "alb" {
-                ApiError::bad("AlbNotFound", "The specified Alb does not exist.")
-            } else {
-                ApiError::bad(
-                    "LoadBalancerNotFound",
-                    "The specified load balancer does not exist.",
-                )
-            }
-        })?;
+    let lb = world.load_balancer(account, &region.id, id).filter(|lb| lb.kind == kind).ok_or_else(|| {
+        if kind == "alb" {
+            ApiError::bad("AlbNotFound", "The specified Alb does not exist.")
+        } else {
+            ApiError::bad("LoadBalancerNotFound", "The specified load balancer does not exist.")
+        }
+    })?;
     if !lb.private_link_supported {
         return Err(ApiError::bad(
             "LoadBalancerNotSupportPrivateLink",
@@ -249,12 +222,7 @@ pub fn check_resource(
         Some(_) => return Err(unsupported_zone()),
         None => lb.zones.first().cloned().unwrap_or_default(),
     };
-    Ok(ServiceResource {
-        kind: kind.into(),
-        id: id.into(),
-        zone,
-        dual_stack: lb.dual_stack,
-    })
+    Ok(ServiceResource { kind: kind.into(), id: id.into(), zone, dual_stack: lb.dual_stack })
 }
 
 fn check_ip_version(kind: &str, version: &str) -> ApiResult<()> {
@@ -290,11 +258,7 @@ fn page_params(p: &Params, max: i64) -> ApiResult<(usize, usize)> {
 fn paginate(items: Vec<Value>, start: usize, size: usize) -> (Vec<Value>, String) {
     let total = items.len();
     let end = (start + size).min(total);
-    let next = if end < total {
-        end.to_string()
-    } else {
-        String::new()
-    };
+    let next = if end < total { end.to_string() } else { String::new() };
     (items.into_iter().skip(start).take(size).collect(), next)
 }
 
@@ -322,10 +286,7 @@ fn create(store: &mut Store, world: &World, ctx: &Ctx, p: &Params) -> ApiResult<
     }
     let mut resources: Vec<ServiceResource> = Vec::new();
     for (n, f) in &raw {
-        let kind = f
-            .get("ResourceType")
-            .map(String::as_str)
-            .filter(|s| !s.is_empty());
+        let kind = f.get("ResourceType").map(String::as_str).filter(|s| !s.is_empty());
         let kind = kind.ok_or_else(|| ApiError::missing(&format!("Resource.{n}.ResourceType")))?;
         let id = f.get("ResourceId").map(String::as_str).filter(|s| !s.is_empty());
         let id = id.ok_or_else(|| ApiError::missing(&format!("Resource.{n}.ResourceId")))?;
@@ -355,10 +316,7 @@ fn create(store: &mut Store, world: &World, ctx: &Ctx, p: &Params) -> ApiResult<
         ));
     }
     if store.count(ctx.account, &region.id, ctx.now) >= world.service_quota {
-        return Err(ApiError::bad(
-            "QuotaMisMatched",
-            "The resource you applied for has exceeded the quota.",
-        ));
+        return Err(ApiError::bad("QuotaMisMatched", "The resource you applied for has exceeded the quota."));
     }
     dry_run(p)?;
     let id = random_id("epsrv-");
@@ -601,10 +559,7 @@ fn detach(store: &mut Store, ctx: &Ctx, p: &Params) -> ApiResult<Value> {
         .iter()
         .position(|r| r.id == id && zone.as_ref().is_none_or(|z| &r.zone == z))
         .ok_or_else(|| {
-            ApiError::bad(
-                "EndpointServiceResourceNotFound",
-                "The specified service resource does not exist.",
-            )
+            ApiError::bad("EndpointServiceResourceNotFound", "The specified service resource does not exist.")
         })?;
     dry_run(p)?;
     s.resources.remove(pos);
@@ -685,10 +640,8 @@ fn list_users(store: &mut Store, ctx: &Ctx, p: &Params) -> ApiResult<Value> {
     let (users, next_u) = paginate(users, start, size);
     let (arns, next_a) = paginate(arns, start, size);
     let next = if next_u.is_empty() { next_a } else { next_u };
-    Ok(
-        json!({"Users": users, "UserARNs": arns, "NextToken": next, "MaxResults": size,
-              "TotalCount": total.to_string()}),
-    )
+    Ok(json!({"Users": users, "UserARNs": arns, "NextToken": next, "MaxResults": size,
+              "TotalCount": total.to_string()}))
 }
 
 // ---------- tags & resource group ----------
@@ -716,15 +669,10 @@ fn tag_targets<'s>(
         return Err(ApiError::illegal("ResourceId"));
     }
     if kind.eq_ignore_ascii_case("vpcendpoint") {
-        return Err(ApiError::bad(
-            "EndpointNotFound",
-            "The specified endpoint does not exist.",
-        ));
+        return Err(ApiError::bad("EndpointNotFound", "The specified endpoint does not exist."));
     }
     for id in ids {
-        store
-            .get_mut(ctx.account, Some(region), id, ctx.now)
-            .ok_or_else(ApiError::not_found)?;
+        store.get_mut(ctx.account, Some(region), id, ctx.now).ok_or_else(ApiError::not_found)?;
     }
     Ok(store
         .settled(ctx.now)
@@ -740,15 +688,9 @@ fn tag(store: &mut Store, world: &World, ctx: &Ctx, p: &Params) -> ApiResult<Val
     let dry = p.bool("DryRun")? == Some(true);
     let targets = tag_targets(store, ctx, &region, &kind, &ids)?;
     for s in &targets {
-        let extra = tags
-            .iter()
-            .filter(|(k, _)| !s.tags.iter().any(|(sk, _)| sk == k))
-            .count();
+        let extra = tags.iter().filter(|(k, _)| !s.tags.iter().any(|(sk, _)| sk == k)).count();
         if s.tags.len() + extra > 20 {
-            return Err(ApiError::bad(
-                "QuotaExceeded.TagNum",
-                "The number of tags exceeds 20.",
-            ));
+            return Err(ApiError::bad("QuotaExceeded.TagNum", "The number of tags exceeds 20."));
         }
     }
     if dry {
@@ -837,18 +779,13 @@ fn change_rg(store: &mut Store, ctx: &Ctx, p: &Params) -> ApiResult<Value> {
         return Err(ApiError::illegal("ResourceGroupId"));
     }
     if kind.eq_ignore_ascii_case("vpcendpoint") {
-        return Err(ApiError::bad(
-            "EndpointNotFound",
-            "The specified endpoint does not exist.",
-        ));
+        return Err(ApiError::bad("EndpointNotFound", "The specified endpoint does not exist."));
     }
     if !kind.eq_ignore_ascii_case("vpcendpointservice") {
         return Err(ApiError::illegal("ResourceType"));
     }
     let region = p.opt("ResourceRegionId").or(p.opt("RegionId")).map(String::from);
-    let s = store
-        .get_mut(ctx.account, region.as_deref(), &id, ctx.now)
-        .ok_or_else(ApiError::not_found)?;
+    let s = store.get_mut(ctx.account, region.as_deref(), &id, ctx.now).ok_or_else(ApiError::not_found)?;
     dry_run(p)?;
     s.resource_group_id = rg;
     Ok(ok())
@@ -858,15 +795,9 @@ fn change_rg(store: &mut Store, ctx: &Ctx, p: &Params) -> ApiResult<Value> {
 
 fn find_conn<'s>(s: &'s mut Service, p: &Params) -> ApiResult<&'s mut Connection> {
     let ep = p.req("EndpointId")?;
-    s.connections
-        .iter_mut()
-        .find(|c| c.endpoint_id == ep)
-        .ok_or_else(|| {
-            ApiError::bad(
-                "EndpointConnectionNotFound",
-                "The specified endpoint connection does not exist.",
-            )
-        })
+    s.connections.iter_mut().find(|c| c.endpoint_id == ep).ok_or_else(|| {
+        ApiError::bad("EndpointConnectionNotFound", "The specified endpoint connection does not exist.")
+    })
 }
 
 fn conn_status_err(ep: &str) -> ApiError {
@@ -991,9 +922,7 @@ pub fn add_connection(
     now: Instant,
     wall: jiff::Timestamp,
 ) -> Result<String, String> {
-    let s = store
-        .find_mut(service_id, now)
-        .ok_or_else(|| format!("service {service_id} not found"))?;
+    let s = store.find_mut(service_id, now).ok_or_else(|| format!("service {service_id} not found"))?;
     let id = endpoint_id.unwrap_or_else(|| random_id("ep-"));
     if s.connections.iter().any(|c| c.endpoint_id == id) {
         return Err(format!("connection {id} exists"));
@@ -1024,11 +953,7 @@ mod tests {
 
     impl Env {
         fn new() -> Self {
-            Self {
-                store: Store::default(),
-                world: World::default_world(),
-                t0: Instant::now(),
-            }
+            Self { store: Store::default(), world: World::default_world(), t0: Instant::now() }
         }
         fn call_as(&mut self, account: &str, at: u64, action: &str, q: &str) -> ApiResult<Value> {
             let ctx = Ctx {
@@ -1037,13 +962,7 @@ mod tests {
                 wall: jiff::Timestamp::now(),
                 timing: Timing::default(),
             };
-            dispatch(
-                action,
-                &mut self.store,
-                &self.world,
-                &ctx,
-                &Params::parse(q, None),
-            )
+            dispatch(action, &mut self.store, &self.world, &ctx, &Params::parse(q, None))
         }
         fn call(&mut self, at: u64, action: &str, q: &str) -> ApiResult<Value> {
             self.call_as(ACCOUNT_DEFAULT, at, action, q)
@@ -1053,13 +972,9 @@ mod tests {
             v["ServiceId"].as_str().unwrap().to_string()
         }
         fn status(&mut self, at: u64, id: &str) -> Result<String, String> {
-            self.call(
-                at,
-                "GetVpcEndpointServiceAttribute",
-                &format!("RegionId=cn-hangzhou&ServiceId={id}"),
-            )
-            .map(|v| v["ServiceStatus"].as_str().unwrap().to_string())
-            .map_err(|e| e.code)
+            self.call(at, "GetVpcEndpointServiceAttribute", &format!("RegionId=cn-hangzhou&ServiceId={id}"))
+                .map(|v| v["ServiceStatus"].as_str().unwrap().to_string())
+                .map_err(|e| e.code)
         }
     }
 
@@ -1069,9 +984,7 @@ mod tests {
     fn create_validation_table() {
         let long = "x".repeat(181);
         let long_key = "k".repeat(65);
-        let many_tags: String = (1..=21)
-            .map(|i| format!("&Tag.{i}.Key=k{i}&Tag.{i}.Value=v"))
-            .collect();
+        let many_tags: String = (1..=21).map(|i| format!("&Tag.{i}.Key=k{i}&Tag.{i}.Value=v")).collect();
         let many_res: String = (1..=11)
             .map(|i| format!("&Resource.{i}.ResourceType=slb&Resource.{i}.ResourceId=lb-sim-slb-001"))
             .collect();
@@ -1105,11 +1018,7 @@ mod tests {
         ];
         for (q, want) in cases {
             let mut env = Env::new();
-            let got = env
-                .call(0, "CreateVpcEndpointService", &q)
-                .map(|_| ())
-                .unwrap_err()
-                .code;
+            let got = env.call(0, "CreateVpcEndpointService", &q).map(|_| ()).unwrap_err().code;
             assert_eq!(got, want, "query {q}");
             assert_eq!(env.store.count(ACCOUNT_DEFAULT, "cn-hangzhou", env.t0), 0);
         }
@@ -1120,24 +1029,14 @@ mod tests {
         let mut env = Env::new();
         let q = "RegionId=cn-hangzhou&Payer=EndpointService";
         assert!(env.call(0, "CreateVpcEndpointService", q).is_ok());
-        let err = env
-            .call_as(ACCOUNT_OTHER, 0, "CreateVpcEndpointService", q)
-            .unwrap_err();
+        let err = env.call_as(ACCOUNT_OTHER, 0, "CreateVpcEndpointService", q).unwrap_err();
         assert_eq!(err.code, "EndpointServicePayerForbidden");
         env.world.service_quota = 2;
-        assert!(
-            env.call(0, "CreateVpcEndpointService", "RegionId=cn-hangzhou")
-                .is_ok()
-        );
-        let err = env
-            .call(0, "CreateVpcEndpointService", "RegionId=cn-hangzhou")
-            .unwrap_err();
+        assert!(env.call(0, "CreateVpcEndpointService", "RegionId=cn-hangzhou").is_ok());
+        let err = env.call(0, "CreateVpcEndpointService", "RegionId=cn-hangzhou").unwrap_err();
         assert_eq!(err.code, "QuotaMisMatched");
         // Quota is per region.
-        assert!(
-            env.call(0, "CreateVpcEndpointService", "RegionId=cn-beijing")
-                .is_ok()
-        );
+        assert!(env.call(0, "CreateVpcEndpointService", "RegionId=cn-beijing").is_ok());
     }
 
     #[test]
@@ -1148,13 +1047,7 @@ mod tests {
         // (time, action, extra params, expected error code or None, expected status after)
         type Step<'a> = (u64, &'a str, String, Option<&'a str>, Option<&'a str>);
         let steps: Vec<Step> = vec![
-            (
-                0,
-                "GetVpcEndpointServiceAttribute",
-                String::new(),
-                None,
-                Some("Creating"),
-            ),
+            (0, "GetVpcEndpointServiceAttribute", String::new(), None, Some("Creating")),
             (
                 1,
                 "UpdateVpcEndpointServiceAttribute",
@@ -1169,20 +1062,8 @@ mod tests {
                 Some("IncorrectStatus.VpcEndpointService"),
                 Some("Creating"),
             ),
-            (
-                2,
-                "GetVpcEndpointServiceAttribute",
-                String::new(),
-                None,
-                Some("Active"),
-            ),
-            (
-                2,
-                "UpdateVpcEndpointServiceAttribute",
-                "&ServiceDescription=x".into(),
-                None,
-                Some("Pending"),
-            ),
+            (2, "GetVpcEndpointServiceAttribute", String::new(), None, Some("Active")),
+            (2, "UpdateVpcEndpointServiceAttribute", "&ServiceDescription=x".into(), None, Some("Pending")),
             (
                 2,
                 "AttachResourceToVpcEndpointService",
@@ -1204,20 +1085,8 @@ mod tests {
                 None,
                 Some("Pending"),
             ),
-            (
-                5,
-                "DeleteVpcEndpointService",
-                "&DryRun=True".into(),
-                Some("DryRunOperation"),
-                Some("Active"),
-            ),
-            (
-                5,
-                "DeleteVpcEndpointService",
-                String::new(),
-                None,
-                Some("Deleting"),
-            ),
+            (5, "DeleteVpcEndpointService", "&DryRun=True".into(), Some("DryRunOperation"), Some("Active")),
+            (5, "DeleteVpcEndpointService", String::new(), None, Some("Deleting")),
             (
                 6,
                 "DeleteVpcEndpointService",
@@ -1225,21 +1094,11 @@ mod tests {
                 Some("IncorrectStatus.VpcEndpointService"),
                 Some("Deleting"),
             ),
-            (
-                7,
-                "GetVpcEndpointServiceAttribute",
-                String::new(),
-                Some("EndpointServiceNotFound"),
-                None,
-            ),
+            (7, "GetVpcEndpointServiceAttribute", String::new(), Some("EndpointServiceNotFound"), None),
         ];
         for (at, action, extra, want_err, want_status) in steps {
             let r = env.call(at, action, &format!("{sid}{extra}"));
-            assert_eq!(
-                r.as_ref().err().map(|e| e.code.as_str()),
-                want_err,
-                "{action}@{at}"
-            );
+            assert_eq!(r.as_ref().err().map(|e| e.code.as_str()), want_err, "{action}@{at}");
             match want_status {
                 Some(s) => assert_eq!(env.status(at, &id).as_deref(), Ok(s), "{action}@{at}"),
                 None => assert_eq!(env.status(at, &id), Err("EndpointServiceNotFound".into())),
@@ -1252,9 +1111,7 @@ mod tests {
         let mut env = Env::new();
         let id = env.create(BASE);
         let q = format!("RegionId=cn-hangzhou&ServiceId={id}");
-        let err = env
-            .call_as(ACCOUNT_OTHER, 0, "GetVpcEndpointServiceAttribute", &q)
-            .unwrap_err();
+        let err = env.call_as(ACCOUNT_OTHER, 0, "GetVpcEndpointServiceAttribute", &q).unwrap_err();
         assert_eq!(err.code, "EndpointServiceNotFound");
         let v = env.call(0, "GetVpcEndpointServiceAttribute", &q).unwrap();
         assert_eq!(v["ConnectBandwidth"], 0);
@@ -1262,19 +1119,10 @@ mod tests {
         let slb = env
             .create("RegionId=cn-hangzhou&Resource.1.ResourceType=slb&Resource.1.ResourceId=lb-sim-slb-001");
         let v = env
-            .call(
-                0,
-                "GetVpcEndpointServiceAttribute",
-                &format!("RegionId=cn-hangzhou&ServiceId={slb}"),
-            )
+            .call(0, "GetVpcEndpointServiceAttribute", &format!("RegionId=cn-hangzhou&ServiceId={slb}"))
             .unwrap();
         assert_eq!(v["ConnectBandwidth"], 3072);
-        assert!(
-            id.len() == 26
-                && id[6..]
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        );
+        assert!(id.len() == 26 && id[6..].chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
     }
 
     #[test]
@@ -1282,9 +1130,7 @@ mod tests {
         let mut env = Env::new();
         for i in 0..7 {
             let tag = if i % 2 == 0 { "even" } else { "odd" };
-            env.create(&format!(
-                "RegionId=cn-hangzhou&Tag.1.Key=parity&Tag.1.Value={tag}"
-            ));
+            env.create(&format!("RegionId=cn-hangzhou&Tag.1.Key=parity&Tag.1.Value={tag}"));
         }
         let mut token = String::new();
         let mut seen = 0;
@@ -1302,9 +1148,7 @@ mod tests {
             }
         }
         assert_eq!((seen, pages), (4, 2));
-        let err = env
-            .call(0, "ListVpcEndpointServices", "RegionId=cn-hangzhou&MaxResults=0")
-            .unwrap_err();
+        let err = env.call(0, "ListVpcEndpointServices", "RegionId=cn-hangzhou&MaxResults=0").unwrap_err();
         assert_eq!(err.code, "IllegalParamFormat.MaxResults");
     }
 
@@ -1312,30 +1156,19 @@ mod tests {
     fn connection_dependence_blocks_delete() {
         let mut env = Env::new();
         let id = env.create("RegionId=cn-hangzhou");
-        let ep = add_connection(
-            &mut env.store,
-            &id,
-            None,
-            42,
-            "Connected",
-            env.t0,
-            jiff::Timestamp::now(),
-        )
-        .unwrap();
+        let ep = add_connection(&mut env.store, &id, None, 42, "Connected", env.t0, jiff::Timestamp::now())
+            .unwrap();
         let q = format!("RegionId=cn-hangzhou&ServiceId={id}");
         assert_eq!(
             env.call(3, "DeleteVpcEndpointService", &q).unwrap_err().code,
             "EndpointServiceConnectionDependence"
         );
-        env.call(3, "DisableVpcEndpointConnection", &format!("{q}&EndpointId={ep}"))
-            .unwrap();
+        env.call(3, "DisableVpcEndpointConnection", &format!("{q}&EndpointId={ep}")).unwrap();
         assert_eq!(
             env.call(3, "DeleteVpcEndpointService", &q).unwrap_err().code,
             "EndpointServiceConnectionDependence"
         );
-        let v = env
-            .call(4, "ListVpcEndpointConnections", "RegionId=cn-hangzhou")
-            .unwrap();
+        let v = env.call(4, "ListVpcEndpointConnections", "RegionId=cn-hangzhou").unwrap();
         assert_eq!(v["Connections"][0]["ConnectionStatus"], "Disconnected");
         env.call(4, "DeleteVpcEndpointService", &q).unwrap();
     }
@@ -1345,24 +1178,14 @@ mod tests {
         let mut env = Env::new();
         let id = env.create("RegionId=cn-hangzhou");
         let q = format!("RegionId=cn-hangzhou&ResourceType=vpcendpointservice&ResourceId.1={id}");
-        env.call(
-            0,
-            "TagResources",
-            &format!("{q}&Tag.1.Key=a&Tag.1.Value=1&Tag.2.Key=b&Tag.2.Value=2"),
-        )
-        .unwrap();
+        env.call(0, "TagResources", &format!("{q}&Tag.1.Key=a&Tag.1.Value=1&Tag.2.Key=b&Tag.2.Value=2"))
+            .unwrap();
         let v = env.call(0, "ListTagResources", &q).unwrap();
         assert_eq!(v["TagResources"].as_array().unwrap().len(), 2);
         env.call(0, "UntagResources", &format!("{q}&TagKey.1=a")).unwrap();
         let v = env.call(0, "ListTagResources", &q).unwrap();
         assert_eq!(v["TagResources"][0]["TagKey"], "b");
-        let err = env
-            .call(
-                0,
-                "TagResources",
-                &format!("{q}&Tag.1.Key=aliyun:x&Tag.1.Value=1"),
-            )
-            .unwrap_err();
+        let err = env.call(0, "TagResources", &format!("{q}&Tag.1.Key=aliyun:x&Tag.1.Value=1")).unwrap_err();
         assert_eq!(err.code, "IllegalParamFormat.Tag.1.Key");
         let err = env
             .call(

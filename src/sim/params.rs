@@ -38,12 +38,7 @@ impl Params {
     }
 
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        Self(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        Self(pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -69,9 +64,7 @@ impl Params {
     }
 
     pub fn int(&self, name: &str) -> ApiResult<Option<i64>> {
-        self.opt(name)
-            .map(|v| v.trim().parse::<i64>().map_err(|_| ApiError::illegal(name)))
-            .transpose()
+        self.opt(name).map(|v| v.trim().parse::<i64>().map_err(|_| ApiError::illegal(name))).transpose()
     }
 
     /// `Prefix.N` values ordered by N (1-based; gaps tolerated).
@@ -143,12 +136,7 @@ mod tests {
     #[test]
     fn bools_are_case_insensitive() {
         let p = Params::parse("a=True&b=false&c=TRUE&d=yes", None);
-        let cases = [
-            ("a", Ok(Some(true))),
-            ("b", Ok(Some(false))),
-            ("c", Ok(Some(true))),
-            ("x", Ok(None)),
-        ];
+        let cases = [("a", Ok(Some(true))), ("b", Ok(Some(false))), ("c", Ok(Some(true))), ("x", Ok(None))];
         for (k, want) in cases {
             assert_eq!(p.bool(k), want, "{k}");
         }

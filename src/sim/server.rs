@@ -32,6 +32,7 @@ use super::{
         Call, FaultKind, FaultSpec, Faults, Journal, NonceCache, RateLimiter, TokenCache, TokenLookup,
         fingerprint_hash,
     },
+    sts,
     world::{LoadBalancer, World},
 };
 
@@ -48,11 +49,7 @@ pub struct SimConfig {
 
 impl Default for SimConfig {
     fn default() -> Self {
-        Self {
-            timing: Timing::default(),
-            qps_limit: 0.0,
-            token_ttl: Duration::from_secs(86400),
-        }
+        Self { timing: Timing::default(), qps_limit: 0.0, token_ttl: Duration::from_secs(86400) }
     }
 }
 
@@ -116,10 +113,7 @@ fn json_response(status: u16, body: &Value, request_id: &str) -> Response {
     let mut r = Response::new(Body::from(serde_json::to_vec(body).unwrap_or_default()));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json;charset=utf-8"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json;charset=utf-8"));
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("x-acs-request-id", v);
     }
@@ -144,13 +138,7 @@ struct Outcome {
 
 impl Outcome {
     fn err(e: ApiError, account: Option<String>) -> Self {
-        Self {
-            result: Err(e),
-            account,
-            fault: None,
-            lose: None,
-            replayed: false,
-        }
+        Self { result: Err(e), account, fault: None, lose: None, replayed: false }
     }
 }
 
@@ -166,31 +154,18 @@ async fn rpc(
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
     let params = Params::parse(query_str, is_form.then_some(&body[..]));
-    let query: Vec<(String, String)> = form_urlencoded::parse(query_str.as_bytes())
-        .into_owned()
-        .collect();
+    let query: Vec<(String, String)> = form_urlencoded::parse(query_str.as_bytes()).into_owned().collect();
     let hdrs: Vec<(String, String)> = headers
         .iter()
         .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_string(), v.to_string())))
         .collect();
-    let req = AuthRequest {
-        method: method.as_str(),
-        headers: &hdrs,
-        query: &query,
-        params: &params,
-        body: &body,
-    };
+    let req =
+        AuthRequest { method: method.as_str(), headers: &hdrs, query: &query, params: &params, body: &body };
     let (action, version) = req.action_version();
     let action = action.unwrap_or("").to_string();
-    let host_id = format!(
-        "privatelink.{}.aliyuncs.com",
-        params.opt("RegionId").unwrap_or("cn-hangzhou")
-    );
+    let host_id = format!("privatelink.{}.aliyuncs.com", params.opt("RegionId").unwrap_or("cn-hangzhou"));
 
     let outcome = process(&sim, &req, &action, version, &params).await;
 
@@ -201,24 +176,14 @@ async fn rpc(
             v["RequestId"] = Value::String(request_id.clone());
             (200, "OK".to_string(), json_response(200, &v, &request_id))
         }
-        Err(e) => (
-            e.http_status,
-            e.code.clone(),
-            error_response(e, &request_id, &host_id),
-        ),
+        Err(e) => (e.http_status, e.code.clone(), error_response(e, &request_id, &host_id)),
     };
     let service_id = params
         .opt("ServiceId")
         .or(params.opt("ResourceId"))
         .or(params.opt("ResourceId.1"))
         .map(String::from)
-        .or_else(|| {
-            outcome
-                .result
-                .as_ref()
-                .ok()
-                .and_then(|v| v["ServiceId"].as_str().map(String::from))
-        });
+        .or_else(|| outcome.result.as_ref().ok().and_then(|v| v["ServiceId"].as_str().map(String::from)));
     sim.inner.lock().journal.record(Call {
         seq: 0,
         action: action.clone(),
@@ -236,8 +201,7 @@ async fn rpc(
         Some(spec) if spec.mode.as_deref() == Some("502") => {
             let mut r = Response::new(Body::from("<html><body><h1>502 Bad Gateway</h1></body></html>"));
             *r.status_mut() = StatusCode::BAD_GATEWAY;
-            r.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
             r
         }
         Some(_) => {
@@ -268,14 +232,16 @@ async fn process(
             None,
         );
     }
+    if action == sts::ASSUME_ROLE_WITH_OIDC && version == Some(sts::STS_VERSION) {
+        // Anonymous by design (RRSA): no signature, no access key.
+        let result = sts::assume_role_with_oidc(&sim.inner.lock().world, params, jiff::Timestamp::now());
+        return Outcome { result, account: None, fault: None, lose: None, replayed: false };
+    }
     if version != Some(API_VERSION) {
         return Outcome::err(
             ApiError::bad(
                 "InvalidVersion",
-                format!(
-                    "Specified parameter Version is not valid: {}",
-                    version.unwrap_or("")
-                ),
+                format!("Specified parameter Version is not valid: {}", version.unwrap_or("")),
             ),
             None,
         );
@@ -301,9 +267,7 @@ async fn process(
         Ok(v) => v,
         Err(e) => return Outcome::err(e, None),
     };
-    let Some(key) = key else {
-        unreachable!("verify requires a key")
-    };
+    let Some(key) = key else { unreachable!("verify requires a key") };
     let account = key.account_id.clone();
     let now = Instant::now();
     // Nonce, flow control and faults.
@@ -311,15 +275,9 @@ async fn process(
         let mut g = sim.inner.lock();
         let ahead = (verified.timestamp.as_millisecond() - wall.as_millisecond()).max(0) as u64;
         let keep_until = now + MAX_SKEW + Duration::from_millis(ahead);
-        if !g
-            .nonces
-            .check_and_insert(format!("{}\n{}", key.id, verified.nonce), now, keep_until)
-        {
+        if !g.nonces.check_and_insert(format!("{}\n{}", key.id, verified.nonce), now, keep_until) {
             return Outcome::err(
-                ApiError::bad(
-                    "SignatureNonceUsed",
-                    "Specified signature nonce was used already.",
-                ),
+                ApiError::bad("SignatureNonceUsed", "Specified signature nonce was used already."),
                 Some(account),
             );
         }
@@ -359,12 +317,8 @@ async fn process(
     }
     let now = Instant::now();
     let token = params.opt("ClientToken").filter(|_| ops::is_mutating(action));
-    let token_key = token.map(|t| {
-        (
-            TokenCache::key(&account, action, t),
-            fingerprint_hash(&params.fingerprint()),
-        )
-    });
+    let token_key =
+        token.map(|t| (TokenCache::key(&account, action, t), fingerprint_hash(&params.fingerprint())));
     let lose_label = decision.lose.as_ref().map(|_| "lose_response".to_string());
     if let Some((k, fp)) = &token_key {
         match g.tokens.lookup(k, *fp, now, g.cfg.token_ttl) {
@@ -389,23 +343,12 @@ async fn process(
             }
         }
     }
-    let ctx = Ctx {
-        account: &account,
-        now,
-        wall: jiff::Timestamp::now(),
-        timing: g.cfg.timing,
-    };
+    let ctx = Ctx { account: &account, now, wall: jiff::Timestamp::now(), timing: g.cfg.timing };
     let result = ops::dispatch(action, &mut g.store, &g.world, &ctx, params);
     if let (Ok(v), Some((k, fp))) = (&result, token_key) {
         g.tokens.store(k, fp, v.clone(), now);
     }
-    Outcome {
-        result,
-        account: Some(account),
-        fault: lose_label,
-        lose: decision.lose,
-        replayed: false,
-    }
+    Outcome { result, account: Some(account), fault: lose_label, lose: decision.lose, replayed: false }
 }
 
 // ---------- admin ----------
@@ -603,10 +546,7 @@ pub fn router(sim: Arc<Sim>, admin: bool) -> Router {
             .route("/_sim/reset", post(reset))
             .route("/_sim/journal", get(journal_get).delete(journal_delete))
             .route("/_sim/services", get(services))
-            .route(
-                "/_sim/faults",
-                get(faults_get).post(faults_post).delete(faults_delete),
-            )
+            .route("/_sim/faults", get(faults_get).post(faults_post).delete(faults_delete))
             .route("/_sim/config", get(config_get).put(config_put))
             .route("/_sim/connections", post(connections_post))
             .route("/_sim/load-balancers", post(load_balancers_post))
@@ -627,10 +567,7 @@ impl std::error::Error for Dropped {}
 /// Serve until `shutdown` resolves. Each connection is HTTP/1.1 with keep-alive; a response
 /// carrying [`DropConnection`] closes the connection without a reply.
 pub async fn serve(listener: tokio::net::TcpListener, sim: Arc<Sim>, shutdown: impl Future<Output = ()>) {
-    let admin = listener
-        .local_addr()
-        .map(|a| a.ip().is_loopback())
-        .unwrap_or(false);
+    let admin = listener.local_addr().map(|a| a.ip().is_loopback()).unwrap_or(false);
     let app = router(sim, admin);
     tokio::pin!(shutdown);
     loop {

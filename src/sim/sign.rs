@@ -59,12 +59,7 @@ pub fn canonical_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) 
 /// V1 (RPC HMAC-SHA1) string to sign. `params` are all query + body params except `Signature`.
 pub fn v1_string_to_sign<'a>(method: &str, params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let cq = canonical_query(params.into_iter().filter(|(k, _)| *k != "Signature"));
-    format!(
-        "{}&{}&{}",
-        method.to_ascii_uppercase(),
-        percent_encode("/"),
-        percent_encode(&cq)
-    )
+    format!("{}&{}&{}", method.to_ascii_uppercase(), percent_encode("/"), percent_encode(&cq))
 }
 
 /// V1 signature: `Base64(HMAC-SHA1(secret + "&", string_to_sign))`.
@@ -87,11 +82,7 @@ pub fn verify_v1<'a>(
         .map(|(_, v)| v)
         .ok_or_else(|| SigError::Incomplete("missing Signature".into()))?;
     let sts = v1_string_to_sign(method, params);
-    if v1_sign(secret, &sts) == given {
-        Ok(())
-    } else {
-        Err(SigError::Mismatch(sts))
-    }
+    if v1_sign(secret, &sts) == given { Ok(()) } else { Err(SigError::Mismatch(sts)) }
 }
 
 /// Parsed `Authorization: ACS3-HMAC-SHA256 Credential=..,SignedHeaders=..,Signature=..`.
@@ -104,19 +95,15 @@ pub struct V3Auth {
 }
 
 pub fn parse_v3_authorization(value: &str) -> Result<V3Auth, SigError> {
-    let (algorithm, rest) = value
-        .trim()
-        .split_once(' ')
-        .ok_or_else(|| SigError::Malformed("no algorithm".into()))?;
+    let (algorithm, rest) =
+        value.trim().split_once(' ').ok_or_else(|| SigError::Malformed("no algorithm".into()))?;
     if algorithm != "ACS3-HMAC-SHA256" {
         return Err(SigError::Malformed(format!("unsupported algorithm {algorithm}")));
     }
     let (mut cred, mut sh, mut sig) = (None, None, None);
     for part in rest.split(',') {
-        let (k, v) = part
-            .trim()
-            .split_once('=')
-            .ok_or_else(|| SigError::Malformed(format!("bad element {part}")))?;
+        let (k, v) =
+            part.trim().split_once('=').ok_or_else(|| SigError::Malformed(format!("bad element {part}")))?;
         match k.trim() {
             "Credential" => cred = Some(v.trim().to_string()),
             "SignedHeaders" => sh = Some(v.trim().to_string()),
@@ -127,17 +114,9 @@ pub fn parse_v3_authorization(value: &str) -> Result<V3Auth, SigError> {
     let access_key_id = cred.ok_or_else(|| SigError::Malformed("missing Credential".into()))?;
     let sh = sh.ok_or_else(|| SigError::Malformed("missing SignedHeaders".into()))?;
     let signature = sig.ok_or_else(|| SigError::Malformed("missing Signature".into()))?;
-    let signed_headers: Vec<String> = sh
-        .split(';')
-        .filter(|s| !s.is_empty())
-        .map(|s| s.to_ascii_lowercase())
-        .collect();
-    Ok(V3Auth {
-        algorithm: algorithm.to_string(),
-        access_key_id,
-        signed_headers,
-        signature,
-    })
+    let signed_headers: Vec<String> =
+        sh.split(';').filter(|s| !s.is_empty()).map(|s| s.to_ascii_lowercase()).collect();
+    Ok(V3Auth { algorithm: algorithm.to_string(), access_key_id, signed_headers, signature })
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -199,9 +178,7 @@ pub fn verify_v3<'a, 'h>(
     for name in all_header_names {
         let lower = name.to_ascii_lowercase();
         if lower.starts_with("x-acs-") && !auth.signed_headers.contains(&lower) {
-            return Err(SigError::Incomplete(format!(
-                "SignedHeaders must include {lower}"
-            )));
+            return Err(SigError::Incomplete(format!("SignedHeaders must include {lower}")));
         }
     }
     let hashed = header("x-acs-content-sha256")
@@ -235,18 +212,12 @@ mod tests {
 
     #[test]
     fn percent_encode_vector() {
-        assert_eq!(
-            percent_encode(" a!*'()~é+/=&:"),
-            "%20a%21%2A%27%28%29~%C3%A9%2B%2F%3D%26%3A"
-        );
+        assert_eq!(percent_encode(" a!*'()~é+/=&:"), "%20a%21%2A%27%28%29~%C3%A9%2B%2F%3D%26%3A");
     }
 
     #[test]
     fn gosdk_encoding_vector() {
-        let sts = v1_string_to_sign(
-            "GET",
-            [("key", "value"), ("q", "http://domain/?q=value&q2=value2")],
-        );
+        let sts = v1_string_to_sign("GET", [("key", "value"), ("q", "http://domain/?q=value&q2=value2")]);
         assert_eq!(
             sts,
             "GET&%2F&key%3Dvalue%26q%3Dhttp%253A%252F%252Fdomain%252F%253Fq%253Dvalue%2526q2%253Dvalue2"
@@ -264,10 +235,8 @@ mod tests {
             ("SignatureVersion", "1.0"),
             ("Version", "2014-05-26"),
         ];
-        let cases = [
-            ("Timestamp", "OLeaidS1JvxuMvnyHOwuJ+uX5qY="),
-            ("TimeStamp", "CT9X0VtwR86fNWSnsc6v8YGOjuE="),
-        ];
+        let cases =
+            [("Timestamp", "OLeaidS1JvxuMvnyHOwuJ+uX5qY="), ("TimeStamp", "CT9X0VtwR86fNWSnsc6v8YGOjuE=")];
         for (ts_name, expected) in cases {
             let mut p: Vec<(&str, &str)> = base.to_vec();
             p.push((ts_name, "2016-02-23T12:46:24Z"));
@@ -275,10 +244,7 @@ mod tests {
             assert_eq!(v1_sign("testsecret", &sts), expected, "{ts_name}");
             p.push(("Signature", expected));
             assert_eq!(verify_v1("GET", p.clone(), "testsecret"), Ok(()));
-            assert!(matches!(
-                verify_v1("GET", p, "othersecret"),
-                Err(SigError::Mismatch(_))
-            ));
+            assert!(matches!(verify_v1("GET", p, "othersecret"), Err(SigError::Mismatch(_))));
         }
     }
 
@@ -291,15 +257,7 @@ mod tests {
         assert_eq!(v1_check("POST", REQ4_QUERY, "", "testsecret"), Ok(()));
         // Tampering with any parameter, the method or the secret must fail.
         assert!(v1_check("GET", REQ2_QUERY, "", "testsecret").is_err());
-        assert!(
-            v1_check(
-                "POST",
-                &REQ2_QUERY.replace("tok-123", "tok-124"),
-                "",
-                "testsecret"
-            )
-            .is_err()
-        );
+        assert!(v1_check("POST", &REQ2_QUERY.replace("tok-123", "tok-124"), "", "testsecret").is_err());
         assert!(v1_check("POST", REQ4_QUERY, "", "testsecre").is_err());
         assert!(v1_check("POST", REQ4_QUERY, "Extra=1", "testsecret").is_err());
     }
@@ -330,10 +288,8 @@ mod tests {
                 .split(';')
                 .map(String::from)
                 .collect();
-        let query = [
-            ("ImageId", "win2019_1809_x64_dtc_zh-cn_40G_alibase_20230811.vhd"),
-            ("RegionId", "cn-shanghai"),
-        ];
+        let query =
+            [("ImageId", "win2019_1809_x64_dtc_zh-cn_40G_alibase_20230811.vhd"), ("RegionId", "cn-shanghai")];
         let cr =
             v3_canonical_request("POST", query, &signed, |n| headers.get(n).copied(), EMPTY_SHA256).unwrap();
         assert_eq!(
@@ -341,10 +297,7 @@ mod tests {
             "7ea06492da5221eba5297e897ce16e55f964061054b7695beedaac1145b1e259"
         );
         let sig = v3_sign("YourAccessKeySecret", &v3_string_to_sign(&cr));
-        assert_eq!(
-            sig,
-            "06563a9e1b43f5dfe96b81484da74bceab24a1d853912eee15083a6f0f3283c0"
-        );
+        assert_eq!(sig, "06563a9e1b43f5dfe96b81484da74bceab24a1d853912eee15083a6f0f3283c0");
         let auth = V3Auth {
             algorithm: "ACS3-HMAC-SHA256".into(),
             access_key_id: "YourAccessKeyId".into(),
@@ -362,15 +315,8 @@ mod tests {
             "YourAccessKeySecret",
         );
         assert_eq!(ok, Ok(()));
-        let bad = verify_v3(
-            "POST",
-            query,
-            |n| headers.get(n).copied(),
-            names,
-            b"x",
-            &auth,
-            "YourAccessKeySecret",
-        );
+        let bad =
+            verify_v3("POST", query, |n| headers.get(n).copied(), names, b"x", &auth, "YourAccessKeySecret");
         assert_eq!(bad, Err(SigError::ContentHash));
     }
 
@@ -475,11 +421,7 @@ mod tests {
         for c in captured_v3() {
             assert!(matches!(check_v3(&c, "wrong"), Err(SigError::Mismatch(_))));
             let mut t = c;
-            t.query = if t.query.is_empty() {
-                "Extra=1"
-            } else {
-                "RegionId=cn-beijing"
-            };
+            t.query = if t.query.is_empty() { "Extra=1" } else { "RegionId=cn-beijing" };
             assert!(matches!(check_v3(&t, "testsecret"), Err(SigError::Mismatch(_))));
         }
         // An unsigned x-acs-* header is refused.

@@ -168,12 +168,7 @@ impl Journal {
     pub fn record(&mut self, mut c: Call) {
         self.total += 1;
         c.seq = self.total;
-        *self
-            .counts
-            .entry(c.action.clone())
-            .or_default()
-            .entry(c.code.clone())
-            .or_default() += 1;
+        *self.counts.entry(c.action.clone()).or_default().entry(c.code.clone()).or_default() += 1;
         if self.calls.len() >= JOURNAL_MAX {
             self.calls.pop_front();
         }
@@ -251,11 +246,7 @@ pub struct Faults {
 impl Faults {
     pub fn add(&mut self, spec: FaultSpec) -> u64 {
         self.next_id += 1;
-        self.list.push(Fault {
-            id: self.next_id,
-            spec,
-            fired: 0,
-        });
+        self.list.push(Fault { id: self.next_id, spec, fired: 0 });
         self.next_id
     }
     pub fn clear(&mut self) {
@@ -281,11 +272,7 @@ impl Faults {
             match s.kind {
                 FaultKind::Latency => {
                     let jitter = s.jitter_ms.unwrap_or(0);
-                    let j = if jitter > 0 {
-                        (roll() * (jitter + 1) as f64) as u64
-                    } else {
-                        0
-                    };
+                    let j = if jitter > 0 { (roll() * (jitter + 1) as f64) as u64 } else { 0 };
                     d.latency += Duration::from_millis(s.latency_ms.unwrap_or(0) + j);
                 }
                 FaultKind::Throttle | FaultKind::Error => d.fail = Some(s.clone()),

@@ -100,138 +100,40 @@ impl World {
             };
             let hz = "cn-hangzhou";
             for i in 1..=3 {
-                lb(
-                    hz,
-                    format!("lb-sim-slb-{i:03}"),
-                    "slb",
-                    &["cn-hangzhou-h"],
-                    true,
-                    false,
-                );
+                lb(hz, format!("lb-sim-slb-{i:03}"), "slb", &["cn-hangzhou-h"], true, false);
             }
-            lb(
-                hz,
-                "lb-sim-noplink".into(),
-                "slb",
-                &["cn-hangzhou-h"],
-                false,
-                false,
-            );
+            lb(hz, "lb-sim-noplink".into(), "slb", &["cn-hangzhou-h"], false, false);
             for i in 1..=5 {
-                lb(
-                    hz,
-                    format!("nlb-sim-{i:03}"),
-                    "nlb",
-                    &["cn-hangzhou-h", "cn-hangzhou-i"],
-                    true,
-                    true,
-                );
+                lb(hz, format!("nlb-sim-{i:03}"), "nlb", &["cn-hangzhou-h", "cn-hangzhou-i"], true, true);
             }
             for i in 1..=3 {
-                lb(
-                    hz,
-                    format!("alb-sim-{i:03}"),
-                    "alb",
-                    &["cn-hangzhou-h", "cn-hangzhou-i"],
-                    true,
-                    false,
-                );
+                lb(hz, format!("alb-sim-{i:03}"), "alb", &["cn-hangzhou-h", "cn-hangzhou-i"], true, false);
             }
-            lb(
-                hz,
-                "gwlb-sim-001".into(),
-                "gwlb",
-                &["cn-hangzhou-h", "cn-hangzhou-i"],
-                true,
-                true,
-            );
+            lb(hz, "gwlb-sim-001".into(), "gwlb", &["cn-hangzhou-h", "cn-hangzhou-i"], true, true);
             let bj = "cn-beijing";
-            lb(
-                bj,
-                "lb-sim-bj-slb-001".into(),
-                "slb",
-                &["cn-beijing-a"],
-                true,
-                false,
-            );
-            lb(
-                bj,
-                "nlb-sim-bj-001".into(),
-                "nlb",
-                &["cn-beijing-a", "cn-beijing-b"],
-                true,
-                true,
-            );
-            lb(
-                bj,
-                "alb-sim-bj-001".into(),
-                "alb",
-                &["cn-beijing-a", "cn-beijing-b"],
-                true,
-                false,
-            );
+            lb(bj, "lb-sim-bj-slb-001".into(), "slb", &["cn-beijing-a"], true, false);
+            lb(bj, "nlb-sim-bj-001".into(), "nlb", &["cn-beijing-a", "cn-beijing-b"], true, true);
+            lb(bj, "alb-sim-bj-001".into(), "alb", &["cn-beijing-a", "cn-beijing-b"], true, false);
         }
         World {
             accounts: vec![
-                Account {
-                    id: ACCOUNT_DEFAULT.into(),
-                    product_opened: true,
-                    payer_whitelisted: true,
-                },
-                Account {
-                    id: ACCOUNT_OTHER.into(),
-                    product_opened: true,
-                    payer_whitelisted: false,
-                },
-                Account {
-                    id: ACCOUNT_UNOPENED.into(),
-                    product_opened: false,
-                    payer_whitelisted: false,
-                },
+                Account { id: ACCOUNT_DEFAULT.into(), product_opened: true, payer_whitelisted: true },
+                Account { id: ACCOUNT_OTHER.into(), product_opened: true, payer_whitelisted: false },
+                Account { id: ACCOUNT_UNOPENED.into(), product_opened: false, payer_whitelisted: false },
             ],
             access_keys: vec![
-                key(
-                    "sim-ak-default",
-                    "sim-secret-default",
-                    ACCOUNT_DEFAULT,
-                    true,
-                    None,
-                ),
+                key("sim-ak-default", "sim-secret-default", ACCOUNT_DEFAULT, true, None),
                 key("sim-ak-other", "sim-secret-other", ACCOUNT_OTHER, true, None),
-                key(
-                    "STS.sim-sts-ak",
-                    "sim-sts-secret",
-                    ACCOUNT_DEFAULT,
-                    true,
-                    Some("sim-sts-token"),
-                ),
-                key(
-                    "sim-ak-inactive",
-                    "sim-secret-inactive",
-                    ACCOUNT_DEFAULT,
-                    false,
-                    None,
-                ),
-                key(
-                    "sim-ak-unopened",
-                    "sim-secret-unopened",
-                    ACCOUNT_UNOPENED,
-                    true,
-                    None,
-                ),
+                key("STS.sim-sts-ak", "sim-sts-secret", ACCOUNT_DEFAULT, true, Some("sim-sts-token")),
+                key("sim-ak-inactive", "sim-secret-inactive", ACCOUNT_DEFAULT, false, None),
+                key("sim-ak-unopened", "sim-secret-unopened", ACCOUNT_UNOPENED, true, None),
             ],
             regions: vec![
                 Region {
                     id: "cn-hangzhou".into(),
-                    zones: ["h", "i", "j", "k"]
-                        .iter()
-                        .map(|z| format!("cn-hangzhou-{z}"))
-                        .collect(),
+                    zones: ["h", "i", "j", "k"].iter().map(|z| format!("cn-hangzhou-{z}")).collect(),
                 },
-                Region {
-                    id: "cn-beijing".into(),
-                    zones: vec!["cn-beijing-a".into(), "cn-beijing-b".into()],
-                },
+                Region { id: "cn-beijing".into(), zones: vec!["cn-beijing-a".into(), "cn-beijing-b".into()] },
             ],
             load_balancers: lbs,
             service_quota: default_quota(),
@@ -253,9 +155,7 @@ impl World {
         self.regions.iter().find(|r| r.id == id)
     }
     pub fn load_balancer(&self, account: &str, region: &str, id: &str) -> Option<&LoadBalancer> {
-        self.load_balancers
-            .iter()
-            .find(|l| l.account_id == account && l.region_id == region && l.id == id)
+        self.load_balancers.iter().find(|l| l.account_id == account && l.region_id == region && l.id == id)
     }
 }
 
@@ -268,10 +168,7 @@ mod tests {
         let w = World::default_world();
         let text = serde_yaml::to_string(&w).unwrap();
         assert_eq!(World::from_yaml(&text).unwrap(), w);
-        assert!(
-            w.load_balancer(ACCOUNT_OTHER, "cn-hangzhou", "nlb-sim-005")
-                .is_some()
-        );
+        assert!(w.load_balancer(ACCOUNT_OTHER, "cn-hangzhou", "nlb-sim-005").is_some());
         assert!(!w.account(ACCOUNT_UNOPENED).unwrap().product_opened);
     }
 

@@ -57,13 +57,7 @@ fn load_corpus() -> Vec<Case> {
                 }
                 (u, n) => panic!("{}: update={u} with {n} documents", file.display()),
             };
-            Case {
-                file,
-                name,
-                expect,
-                base,
-                manifest,
-            }
+            Case { file, name, expect, base, manifest }
         })
         .collect()
 }
@@ -81,11 +75,7 @@ async fn invalid_manifests_are_rejected_by_the_api_server() {
 
     let mut failures = Vec::new();
     for case in &cases {
-        let api = if case.base.is_some() {
-            ctx.api_in(&quiet_ns)
-        } else {
-            ctx.api()
-        };
+        let api = if case.base.is_some() { ctx.api_in(&quiet_ns) } else { ctx.api() };
         let result = match &case.base {
             None => {
                 let obj: DynamicObject = serde_json::from_value(case.manifest.clone()).unwrap();
@@ -93,28 +83,19 @@ async fn invalid_manifests_are_rejected_by_the_api_server() {
             }
             Some(base) => {
                 let base: DynamicObject = serde_json::from_value(base.clone()).unwrap();
-                let stored = api
-                    .create(&PostParams::default(), &base)
-                    .await
-                    .unwrap_or_else(|e| {
-                        panic!("{}: the valid original was rejected: {e}", case.file.display())
-                    });
+                let stored = api.create(&PostParams::default(), &base).await.unwrap_or_else(|e| {
+                    panic!("{}: the valid original was rejected: {e}", case.file.display())
+                });
                 let mut obj: DynamicObject = serde_json::from_value(case.manifest.clone()).unwrap();
                 obj.metadata.resource_version = stored.metadata.resource_version;
                 api.replace(&case.name, &PostParams::default(), &obj).await
             }
         };
         match result {
-            Ok(_) => failures.push(format!(
-                "{}: ACCEPTED (expected a rejection)",
-                case.file.display()
-            )),
+            Ok(_) => failures.push(format!("{}: ACCEPTED (expected a rejection)", case.file.display())),
             Err(kube::Error::Api(resp)) => {
-                let missing: Vec<&String> = case
-                    .expect
-                    .iter()
-                    .filter(|e| !resp.message.contains(e.as_str()))
-                    .collect();
+                let missing: Vec<&String> =
+                    case.expect.iter().filter(|e| !resp.message.contains(e.as_str())).collect();
                 if !missing.is_empty() || !(400..500).contains(&resp.code) {
                     failures.push(format!(
                         "{}: HTTP {} message lacks {missing:?}: {}",
@@ -140,15 +121,7 @@ async fn invalid_manifests_are_rejected_by_the_api_server() {
     ctx.create(service("adm-canary", "nlb-sim-001")).await;
     ctx.wait_ready("adm-canary").await;
     let services = sim.services().await;
-    assert_eq!(
-        services.len(),
-        1,
-        "only the canary reached the cloud: {services:#?}"
-    );
+    assert_eq!(services.len(), 1, "only the canary reached the cloud: {services:#?}");
     let creates = sim.calls(CREATE).await;
-    assert_eq!(
-        creates.len(),
-        1,
-        "only the canary's Create reached the cloud: {creates:#?}"
-    );
+    assert_eq!(creates.len(), 1, "only the canary's Create reached the cloud: {creates:#?}");
 }

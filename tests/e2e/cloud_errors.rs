@@ -18,23 +18,13 @@ async fn assert_cloud_error(ctx: &Ctx, sim: &Sim, name: &str, code: &str) {
     let ready = condition(&obj, "Ready").unwrap();
     let reason = ready["reason"].as_str().unwrap_or_default();
     let message = ready["message"].as_str().unwrap_or_default();
+    assert!(reason.contains(code), "Ready.reason {reason:?} should name {code}");
     assert!(
-        reason.contains(code),
-        "Ready.reason {reason:?} should name {code}"
-    );
-    assert!(
-        reason
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ',' || c == ':')
+        reason.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ',' || c == ':')
             && reason.starts_with(|c: char| c.is_ascii_alphabetic()),
         "Ready.reason {reason:?} is not a valid condition reason"
     );
-    let failed: Vec<_> = sim
-        .calls(CREATE)
-        .await
-        .into_iter()
-        .filter(|c| c["code"] == code)
-        .collect();
+    let failed: Vec<_> = sim.calls(CREATE).await.into_iter().filter(|c| c["code"] == code).collect();
     assert!(!failed.is_empty(), "the journal has no failed Create with {code}");
     let request_ids: Vec<&str> = failed.iter().filter_map(|c| c["requestId"].as_str()).collect();
     assert!(
@@ -64,10 +54,7 @@ async fn unknown_load_balancer_and_quota_are_reported_without_hot_loop() {
     let creates = sim.calls(CREATE).await;
     for code in ["LoadBalancerNotFound", "QuotaMisMatched"] {
         let n = creates.iter().filter(|c| c["code"] == code).count();
-        assert!(
-            n <= 3,
-            "{n} Create calls failed with {code} within ~{OBSERVE:?}: hot loop?\n{creates:#?}"
-        );
+        assert!(n <= 3, "{n} Create calls failed with {code} within ~{OBSERVE:?}: hot loop?\n{creates:#?}");
     }
     assert_eq!(sim.services().await.len(), 1, "only `first` exists in the cloud");
     // The failing objects are still reported as not ready.

@@ -26,32 +26,18 @@ async fn finalizer_holds_until_the_cloud_service_is_gone() {
         "the cloud to report Deleting while the object waits",
         Duration::from_secs(30),
         || async {
-            let obj = ctx
-                .get("gone")
-                .await
-                .ok_or("the object vanished before the cloud reported Deleting")?;
-            let cloud = sim
-                .service(&id)
-                .await
-                .ok_or("the cloud service vanished before we saw Deleting")?;
-            match (
-                obj.metadata.deletion_timestamp.is_some(),
-                cloud["serviceStatus"].as_str(),
-            ) {
+            let obj =
+                ctx.get("gone").await.ok_or("the object vanished before the cloud reported Deleting")?;
+            let cloud = sim.service(&id).await.ok_or("the cloud service vanished before we saw Deleting")?;
+            match (obj.metadata.deletion_timestamp.is_some(), cloud["serviceStatus"].as_str()) {
                 (true, Some("Deleting")) => Ok(()),
                 (marked, st) => Err(format!("deletionTimestamp set: {marked}, cloud status {st:?}")),
             }
         },
     )
     .await;
-    let obj = ctx
-        .get("gone")
-        .await
-        .expect("object exists while the cloud deletes");
-    assert!(
-        obj.metadata.finalizers.iter().flatten().any(|f| f == FINALIZER),
-        "finalizer still held"
-    );
+    let obj = ctx.get("gone").await.expect("object exists while the cloud deletes");
+    assert!(obj.metadata.finalizers.iter().flatten().any(|f| f == FINALIZER), "finalizer still held");
 
     // A second delete request is harmless.
     let (ok, out, err) = ctx.kubectl(&["delete", "epsrv", "gone", "-n", &ctx.ns, "--wait=false"]);
@@ -65,10 +51,7 @@ async fn finalizer_holds_until_the_cloud_service_is_gone() {
         "object released while the cloud still has {left:#?}"
     );
     let deletes = sim.calls(DELETE).await;
-    assert!(
-        !deletes.is_empty(),
-        "no DeleteVpcEndpointService call reached the cloud"
-    );
+    assert!(!deletes.is_empty(), "no DeleteVpcEndpointService call reached the cloud");
 }
 
 #[tokio::test]
@@ -80,11 +63,7 @@ async fn never_created_service_is_released_at_once() {
     // The cloud rejects the create (terminal error), so there is nothing to delete.
     ctx.create(service("never", "nlb-does-not-exist")).await;
     ctx.wait_condition("never", "Ready", READY_TIMEOUT, |c| {
-        c["status"] == "False"
-            && c["message"]
-                .as_str()
-                .unwrap_or("")
-                .contains("LoadBalancerNotFound")
+        c["status"] == "False" && c["message"].as_str().unwrap_or("").contains("LoadBalancerNotFound")
     })
     .await;
     let obj = ctx.get("never").await.unwrap();
@@ -94,10 +73,7 @@ async fn never_created_service_is_released_at_once() {
     ctx.wait_gone("never", Duration::from_secs(15)).await;
     assert!(sim.services().await.is_empty(), "the cloud holds no service");
     let deletes = sim.calls(DELETE).await;
-    assert!(
-        deletes.is_empty(),
-        "Delete was called for a service that never existed: {deletes:#?}"
-    );
+    assert!(deletes.is_empty(), "Delete was called for a service that never existed: {deletes:#?}");
 }
 
 #[tokio::test]
@@ -114,13 +90,7 @@ async fn orphan_policy_releases_the_object_and_keeps_the_cloud_service() {
 
     ctx.delete("keep").await;
     ctx.wait_gone("keep", Duration::from_secs(30)).await;
-    let cloud = sim
-        .service(&id)
-        .await
-        .expect("an orphaned service stays in the cloud");
+    let cloud = sim.service(&id).await.expect("an orphaned service stays in the cloud");
     assert_eq!(cloud["serviceStatus"], "Active");
-    assert!(
-        sim.calls(DELETE).await.is_empty(),
-        "Delete called despite deletionPolicy Orphan"
-    );
+    assert!(sim.calls(DELETE).await.is_empty(), "Delete called despite deletionPolicy Orphan");
 }

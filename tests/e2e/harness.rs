@@ -145,6 +145,7 @@ impl Ctx {
     pub async fn new(name: &str) -> Ctx {
         let env = TestEnv::load();
         let client = env.admin_client().await;
+        sync_crds(&env);
         let suffix = uuid::Uuid::new_v4().simple().to_string();
         let ns = format!("e2e-{name}-{}", &suffix[..6]);
         let nss: Api<Namespace> = Api::all(client.clone());
@@ -159,13 +160,7 @@ impl Ctx {
         std::fs::create_dir_all(&log_dir).unwrap();
         let gvk = GroupVersionKind::gvk(GROUP, VERSION, KIND);
         let ar = ApiResource::from_gvk_with_plural(&gvk, "vpcendpointservices");
-        Ctx {
-            env,
-            client,
-            ns,
-            log_dir,
-            ar,
-        }
+        Ctx { env, client, ns, log_dir, ar }
     }
 
     pub fn api(&self) -> Api<DynamicObject> {
@@ -212,10 +207,7 @@ impl Ctx {
     }
 
     pub async fn get(&self, name: &str) -> Option<DynamicObject> {
-        self.api()
-            .get_opt(name)
-            .await
-            .unwrap_or_else(|e| panic!("get {name}: {e}"))
+        self.api().get_opt(name).await.unwrap_or_else(|e| panic!("get {name}: {e}"))
     }
 
     pub async fn delete(&self, name: &str) {
@@ -227,8 +219,7 @@ impl Ctx {
 
     /// Waits until `Ready=True`; returns the object.
     pub async fn wait_ready(&self, name: &str) -> DynamicObject {
-        self.wait_condition(name, "Ready", READY_TIMEOUT, |c| c["status"] == "True")
-            .await
+        self.wait_condition(name, "Ready", READY_TIMEOUT, |c| c["status"] == "True").await
     }
 
     /// Waits until the condition `type_` exists and satisfies `pred`; returns the object.
@@ -241,16 +232,10 @@ impl Ctx {
     ) -> DynamicObject {
         let what = format!("{}/{name}: condition {type_} as expected", self.ns);
         self.wait_until(&what, timeout, || async {
-            let obj = self
-                .get(name)
-                .await
-                .ok_or_else(|| "object does not exist".to_string())?;
+            let obj = self.get(name).await.ok_or_else(|| "object does not exist".to_string())?;
             match condition(&obj, type_) {
                 Some(c) if pred(&c) => Ok(obj),
-                _ => Err(format!(
-                    "status = {}",
-                    obj.data.get("status").unwrap_or(&Value::Null)
-                )),
+                _ => Err(format!("status = {}", obj.data.get("status").unwrap_or(&Value::Null))),
             }
         })
         .await
@@ -312,6 +297,25 @@ impl Ctx {
     }
 }
 
+/// Once per test process: apply crds/ (server-side, idempotent) so that a testenv started before the
+/// CRD changed still tests the current schema; then wait until it is Established.
+fn sync_crds(env: &TestEnv) {
+    static ONCE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let res = ONCE.get_or_init(|| {
+        let kc = &env.admin_kubeconfig;
+        let (ok, out, err) = kubectl(kc, &["apply", "--server-side", "--force-conflicts", "-f", "crds/"]);
+        if !ok {
+            return Err(format!("kubectl apply -f crds/ failed: {out}{err}"));
+        }
+        let crd = format!("crd/vpcendpointservices.{GROUP}");
+        let (ok, out, err) = kubectl(kc, &["wait", "--for=condition=Established", &crd, "--timeout=60s"]);
+        if ok { Ok(()) } else { Err(format!("CRD not Established: {out}{err}")) }
+    });
+    if let Err(e) = res {
+        panic!("{e}");
+    }
+}
+
 pub async fn poll_until<T, F, Fut>(timeout: Duration, f: F) -> Result<T, String>
 where
     F: Fn() -> Fut,
@@ -343,19 +347,11 @@ pub fn kubectl(kubeconfig: &Path, args: &[&str]) -> (bool, String, String) {
 
 /// The condition `type_` of an object's status, if any.
 pub fn condition(obj: &DynamicObject, type_: &str) -> Option<Value> {
-    obj.data
-        .pointer("/status/conditions")?
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == type_)
-        .cloned()
+    obj.data.pointer("/status/conditions")?.as_array()?.iter().find(|c| c["type"] == type_).cloned()
 }
 
 pub fn status_str(obj: &DynamicObject, field: &str) -> Option<String> {
-    obj.data
-        .pointer(&format!("/status/{field}"))?
-        .as_str()
-        .map(str::to_string)
+    obj.data.pointer(&format!("/status/{field}"))?.as_str().map(str::to_string)
 }
 
 /// A valid NLB-backed endpoint service in cn-hangzhou on the simulator's load balancer `lb`.
@@ -380,6 +376,24 @@ pub fn service(name: &str, lb: &str) -> Value {
 // Child processes
 // ------------------------------------------------------------------------------------------------
 
+/// `text` without ANSI colour sequences (`ESC [ ... letter`).
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A child process killed (SIGKILL, by PID) on drop.
 pub struct Proc {
     pub child: Child,
@@ -394,15 +408,9 @@ impl Proc {
             .append(true)
             .open(&log)
             .unwrap_or_else(|e| panic!("open {}: {e}", log.display()));
-        cmd.stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file);
+        cmd.stdin(Stdio::null()).stdout(file.try_clone().unwrap()).stderr(file);
         let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {name}: {e}"));
-        Proc {
-            child,
-            log,
-            name: name.to_string(),
-        }
+        Proc { child, log, name: name.to_string() }
     }
 
     pub fn pid(&self) -> u32 {
@@ -437,31 +445,39 @@ pub struct Operator {
 
 impl Operator {
     pub fn start(log_dir: &Path, label: &str, kubeconfig: &Path, ns: &str, endpoint: &str) -> Operator {
+        Self::start_env(log_dir, label, kubeconfig, ns, endpoint, &[], &[])
+    }
+
+    /// Like [`Operator::start`], with extra environment variables set and others removed (after the
+    /// defaults, so `remove` can drop the default access key).
+    pub fn start_env(
+        log_dir: &Path,
+        label: &str,
+        kubeconfig: &Path,
+        ns: &str,
+        endpoint: &str,
+        set: &[(&str, &str)],
+        remove: &[&str],
+    ) -> Operator {
         let mut cmd = Command::new(operator_bin());
-        cmd.args([
-            "run",
-            "--namespace",
-            ns,
-            "--endpoint",
-            endpoint,
-            "--http-addr",
-            "127.0.0.1:0",
-        ])
-        .args(["--log-format", "text"])
-        .env("KUBECONFIG", kubeconfig)
-        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", "sim-ak-default")
-        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "sim-secret-default")
-        .env_remove("ALIBABA_CLOUD_SECURITY_TOKEN")
-        .env_remove("WATCH_NAMESPACE")
-        .env_remove("PRIVATELINK_ENDPOINT")
-        .env(
-            "RUST_LOG",
-            std::env::var("E2E_OPERATOR_LOG").unwrap_or_else(|_| "info".into()),
-        );
-        let log = log_dir.join(format!("{label}.log"));
-        Operator {
-            proc: Proc::spawn(cmd, log, label),
+        cmd.args(["run", "--namespace", ns, "--endpoint", endpoint, "--http-addr", "127.0.0.1:0"])
+            .args(["--log-format", "text"])
+            .env("KUBECONFIG", kubeconfig)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", "sim-ak-default")
+            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "sim-secret-default")
+            .env_remove("ALIBABA_CLOUD_SECURITY_TOKEN")
+            .env_remove("WATCH_NAMESPACE")
+            .env_remove("PRIVATELINK_ENDPOINT")
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", std::env::var("E2E_OPERATOR_LOG").unwrap_or_else(|_| "info".into()));
+        for (k, v) in set {
+            cmd.env(k, v);
         }
+        for k in remove {
+            cmd.env_remove(k);
+        }
+        let log = log_dir.join(format!("{label}.log"));
+        Operator { proc: Proc::spawn(cmd, log, label) }
     }
 
     pub fn is_running(&mut self) -> bool {
@@ -470,6 +486,30 @@ impl Operator {
 
     pub fn kill9(&mut self) {
         self.proc.kill9()
+    }
+
+    /// The operator's HTTP address (`--http-addr 127.0.0.1:0`), from its startup log line
+    /// `serving /healthz, /readyz, /metrics addr=127.0.0.1:PORT`.
+    pub async fn http_url(&self) -> String {
+        let found = poll_until(Duration::from_secs(30), || {
+            let text = strip_ansi(&self.proc.log_text());
+            async move {
+                text.lines()
+                    .filter(|l| l.contains("serving /healthz"))
+                    .find_map(|l| l.split("addr=").nth(1))
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .map(|a| format!("http://{}", a.trim_matches('"')))
+                    .ok_or_else(|| "no 'serving /healthz' line yet".to_string())
+            }
+        })
+        .await;
+        found.unwrap_or_else(|e| panic!("operator HTTP address: {e}\n{}", self.proc.log_text()))
+    }
+
+    /// HTTP status of `GET <operator>/<path>`.
+    pub async fn http_status(&self, path: &str) -> Result<u16, String> {
+        let url = format!("{}/{path}", self.http_url().await);
+        reqwest::get(&url).await.map(|r| r.status().as_u16()).map_err(|e| format!("{url}: {e}"))
     }
 }
 
@@ -488,10 +528,7 @@ impl Sim {
     pub async fn start(log_dir: &Path, args: &[&str]) -> Sim {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let (proc, port) = Self::spawn(log_dir, "sim", 0, &args).await;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap();
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
         let sim = Sim {
             proc,
             port,
@@ -507,10 +544,7 @@ impl Sim {
 
     async fn spawn(log_dir: &Path, label: &str, port: u16, args: &[String]) -> (Proc, u16) {
         let mut cmd = Command::new(sim_bin());
-        cmd.arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .args(args)
-            .env("NO_COLOR", "1");
+        cmd.arg("--listen").arg(format!("127.0.0.1:{port}")).args(args).env("NO_COLOR", "1");
         let log = log_dir.join(format!("{label}.log"));
         let mut proc = Proc::spawn(cmd, log, label);
         const PREFIX: &str = "privatelink-sim listening on http://127.0.0.1:";

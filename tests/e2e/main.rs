@@ -7,6 +7,7 @@ mod harness;
 
 mod admission;
 mod cloud_errors;
+mod credentials;
 mod delete;
 mod deploy;
 mod exactly_once;

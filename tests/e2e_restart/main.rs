@@ -33,41 +33,25 @@ async fn operator_survives_apiserver_and_sim_restarts() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(
-        op.is_running(),
-        "the operator exited during the apiserver restart:\n{}",
-        ctx.log_tails()
-    );
+    assert!(op.is_running(), "the operator exited during the apiserver restart:\n{}", ctx.log_tails());
     // State survived the restart.
-    let obj = ctx
-        .get("before")
-        .await
-        .expect("object survives the apiserver restart");
+    let obj = ctx.get("before").await.expect("object survives the apiserver restart");
     assert_eq!(condition(&obj, "Ready").unwrap()["status"], "True");
 
     ctx.create(service("after-apiserver", "nlb-sim-002")).await;
-    ctx.wait_condition("after-apiserver", "Ready", Duration::from_secs(120), |c| {
-        c["status"] == "True"
-    })
-    .await;
+    ctx.wait_condition("after-apiserver", "Ready", Duration::from_secs(120), |c| c["status"] == "True").await;
     assert!(op.is_running(), "the operator exited:\n{}", ctx.log_tails());
 
     // --- simulator restart (same port, empty state) ---
     sim.restart().await;
     ctx.create(service("after-sim", "nlb-sim-003")).await;
-    let obj = ctx
-        .wait_condition("after-sim", "Ready", Duration::from_secs(120), |c| {
-            c["status"] == "True"
-        })
-        .await;
-    assert!(
-        op.is_running(),
-        "the operator exited during the sim restart:\n{}",
-        ctx.log_tails()
-    );
+    let obj =
+        ctx.wait_condition("after-sim", "Ready", Duration::from_secs(120), |c| c["status"] == "True").await;
+    assert!(op.is_running(), "the operator exited during the sim restart:\n{}", ctx.log_tails());
     let id = status_str(&obj, "serviceId").unwrap();
-    assert!(
-        sim.service(&id).await.is_some(),
-        "after-sim's service {id} is in the new sim"
-    );
+    assert!(sim.service(&id).await.is_some(), "after-sim's service {id} is in the new sim");
+    // Its probes agree: live and ready.
+    for path in ["healthz", "readyz"] {
+        assert_eq!(op.http_status(path).await, Ok(200), "operator /{path} after the restarts");
+    }
 }

@@ -22,7 +22,7 @@ KEYS = {
     "inactive": ("sim-ak-inactive", "sim-secret-inactive", None),
     "unopened": ("sim-ak-unopened", "sim-secret-unopened", None),
 }
-TIMINGS = {"createSeconds": 0.3, "updateSeconds": 0.2, "deleteSeconds": 0.3, "qpsLimit": 0,
+TIMINGS = {"createSeconds": 0.6, "updateSeconds": 0.5, "deleteSeconds": 0.6, "qpsLimit": 0,
            "tokenTtlSeconds": 86400, "serviceQuota": 100}
 
 

@@ -315,21 +315,31 @@ def test_connection_dependence(sim, runtime):
         region_id=REGION, service_id=sid, endpoint_id=ep, bandwidth=2048), runtime)
     c.disable_vpc_endpoint_connection_with_options(m.DisableVpcEndpointConnectionRequest(
         region_id=REGION, service_id=sid, endpoint_id=ep), runtime)
-    deadline = time.time() + 5
-    while True:
-        st = c.list_vpc_endpoint_connections_with_options(m.ListVpcEndpointConnectionsRequest(
+    def connection():
+        return c.list_vpc_endpoint_connections_with_options(m.ListVpcEndpointConnectionsRequest(
             region_id=REGION, endpoint_id=ep), runtime).body.connections[0]
-        if st.connection_status == "Disconnected":
-            assert st.bandwidth == 2048
-            break
-        assert st.connection_status == "Disconnecting" and time.time() < deadline
-        time.sleep(0.05)
+
+    def wait_connection(want, via):
+        deadline = time.time() + 5
+        while True:
+            st = connection()
+            if st.connection_status == want:
+                return st
+            assert st.connection_status == via and time.time() < deadline, st.connection_status
+            time.sleep(0.05)
+
+    assert wait_connection("Disconnected", "Disconnecting").bandwidth == 2048
+    e = client_error(lambda: c.update_vpc_endpoint_connection_attribute_with_options(
+        m.UpdateVpcEndpointConnectionAttributeRequest(region_id=REGION, service_id=sid, endpoint_id=ep,
+                                                      bandwidth=1024), runtime))
+    assert e.code == "IncorrectStatus.VpcEndpointConnection"
     c.enable_vpc_endpoint_connection_with_options(m.EnableVpcEndpointConnectionRequest(
         region_id=REGION, service_id=sid, endpoint_id=ep), runtime)
-    time.sleep(0.3)
+    wait_connection("Connected", "Connecting")
     c.disable_vpc_endpoint_connection_with_options(m.DisableVpcEndpointConnectionRequest(
         region_id=REGION, service_id=sid, endpoint_id=ep), runtime)
-    time.sleep(0.3)
+    wait_connection("Disconnected", "Disconnecting")
     delete()
     j = sim.admin("GET", "journal")
     assert j["counts"]["DeleteVpcEndpointService"] == {"EndpointServiceConnectionDependence": 1, "OK": 1}
+    assert [x["serviceId"] for x in j["calls"] if x["action"] == "DeleteVpcEndpointService"] == [sid, sid]
