@@ -143,11 +143,7 @@ fn proc_sample(pid: u32, tck: f64) -> Option<ProcSample> {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     };
-    Some(ProcSample {
-        cpu_s: ticks / tck,
-        rss_kib: kib("VmRSS:"),
-        hwm_kib: kib("VmHWM:"),
-    })
+    Some(ProcSample { cpu_s: ticks / tck, rss_kib: kib("VmRSS:"), hwm_kib: kib("VmHWM:") })
 }
 
 fn env_pid(name: &str) -> Option<u32> {
@@ -155,10 +151,7 @@ fn env_pid(name: &str) -> Option<u32> {
 }
 
 fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .trim()
-        .to_string()
+    std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim().to_string()
 }
 
 // ---------- watch bookkeeping ----------
@@ -186,8 +179,7 @@ fn is_ready(o: &VpcEndpointService) -> bool {
         s.conditions.iter().any(|c| {
             c.type_ == "Ready"
                 && c.status == "True"
-                && c.observed_generation
-                    .is_none_or(|g| Some(g) == o.metadata.generation)
+                && c.observed_generation.is_none_or(|g| Some(g) == o.metadata.generation)
         })
     })
 }
@@ -239,12 +231,10 @@ impl Sim {
         Ok(body)
     }
     async fn post(&self, path: &str, body: Value) -> Res<Value> {
-        self.send(self.http.post(format!("{}{path}", self.admin)).json(&body))
-            .await
+        self.send(self.http.post(format!("{}{path}", self.admin)).json(&body)).await
     }
     async fn put(&self, path: &str, body: Value) -> Res<Value> {
-        self.send(self.http.put(format!("{}{path}", self.admin)).json(&body))
-            .await
+        self.send(self.http.put(format!("{}{path}", self.admin)).json(&body)).await
     }
     async fn delete(&self, path: &str) -> Res<Value> {
         self.send(self.http.delete(format!("{}{path}", self.admin))).await
@@ -308,22 +298,13 @@ impl Operator {
         let file = std::fs::File::create(&log)?;
         let kubeconfig = std::env::var("OPERATOR_KUBECONFIG").or_else(|_| env("KUBECONFIG"))?;
         let child = tokio::process::Command::new(&a.operator_bin)
-            .args([
-                "run",
-                "--endpoint",
-                &env("PRIVATELINK_ENDPOINT")?,
-                "--namespace",
-                ns,
-            ])
+            .args(["run", "--endpoint", &env("PRIVATELINK_ENDPOINT")?, "--namespace", ns])
             .args(["--concurrency", &a.concurrency.to_string()])
             .args(["--resync-seconds", &a.resync_seconds.to_string()])
             .args(["--qps", &a.qps.to_string(), "--burst", &a.burst.to_string()])
             .args(["--http-addr", "127.0.0.1:0"])
             .env("KUBECONFIG", kubeconfig)
-            .env(
-                "RUST_LOG",
-                std::env::var("BENCH_OPERATOR_LOG").unwrap_or("info".into()),
-            )
+            .env("RUST_LOG", std::env::var("BENCH_OPERATOR_LOG").unwrap_or("info".into()))
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(file.try_clone()?)
@@ -348,14 +329,8 @@ impl Operator {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
-        let mut op = Self {
-            started,
-            readyz: None,
-            child,
-            pid,
-            metrics_url: format!("http://{addr}/metrics"),
-            log,
-        };
+        let mut op =
+            Self { started, readyz: None, child, pid, metrics_url: format!("http://{addr}/metrics"), log };
         // /healthz first; /readyz is recorded but not required (see docs/benchmarks.md: with the
         // controller also waiting on the store, the readiness task may never be woken).
         let http = reqwest::Client::new();
@@ -375,11 +350,8 @@ impl Operator {
         }
         let ready_deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            let ok = http
-                .get(format!("http://{addr}/readyz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
+            let ok =
+                http.get(format!("http://{addr}/readyz")).send().await.is_ok_and(|r| r.status().is_success());
             if ok {
                 op.readyz = Some(op.started.elapsed().as_secs_f64());
                 break;
@@ -412,13 +384,8 @@ impl Operator {
     }
 
     async fn stop(mut self) {
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &self.pid.to_string()])
-            .status();
-        if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
-            .await
-            .is_err()
-        {
+        let _ = std::process::Command::new("kill").args(["-TERM", &self.pid.to_string()]).status();
+        if tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await.is_err() {
             let _ = self.child.kill().await;
         }
     }
@@ -450,10 +417,7 @@ fn delta(
     after: &BTreeMap<(String, String), f64>,
     before: &BTreeMap<(String, String), f64>,
 ) -> BTreeMap<(String, String), f64> {
-    after
-        .iter()
-        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0.0)))
-        .collect()
+    after.iter().map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0.0))).collect()
 }
 
 // ---------- statistics ----------
@@ -468,11 +432,7 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 
 fn summary(mut v: Vec<f64>) -> Value {
     v.sort_by(f64::total_cmp);
-    let mean = if v.is_empty() {
-        f64::NAN
-    } else {
-        v.iter().sum::<f64>() / v.len() as f64
-    };
+    let mean = if v.is_empty() { f64::NAN } else { v.iter().sum::<f64>() / v.len() as f64 };
     let r = |x: f64| (x * 1000.0).round() / 1000.0;
     json!({
         "count": v.len(),
@@ -503,15 +463,9 @@ fn rate_stats(calls: &[&CallRec], latency_ms: Option<u64>) -> Value {
     for c in calls {
         *buckets.entry(secs(c.time, t0) as u64).or_insert(0) += 1;
     }
-    let series: Vec<u64> = (0..=span as u64)
-        .map(|s| buckets.get(&s).copied().unwrap_or(0))
-        .collect();
+    let series: Vec<u64> = (0..=span as u64).map(|s| buckets.get(&s).copied().unwrap_or(0)).collect();
     let after2: Vec<_> = calls.iter().filter(|c| secs(c.time, t0) >= 2.0).collect();
-    let sustained = if span > 3.0 {
-        after2.len() as f64 / (span - 2.0)
-    } else {
-        f64::NAN
-    };
+    let sustained = if span > 3.0 { after2.len() as f64 / (span - 2.0) } else { f64::NAN };
     // With a fixed latency fault every call was in flight during [done − latency, done].
     let max_in_flight = latency_ms.map(|ms| {
         let mut ev: Vec<(i128, i32)> = Vec::new();
@@ -543,10 +497,7 @@ fn rate_stats(calls: &[&CallRec], latency_ms: Option<u64>) -> Value {
 
 fn object(name: &str, spec: &VpcEndpointServiceSpec) -> VpcEndpointService {
     VpcEndpointService {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            ..Default::default()
-        },
+        metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
         spec: spec.clone(),
         status: None,
     }
@@ -611,10 +562,7 @@ async fn main() {
 async fn run(a: Args) -> Res<()> {
     let tck = clk_tck();
     let ns = format!("bench-{}", a.label);
-    let sim = Sim {
-        http: reqwest::Client::new(),
-        admin: env("PRIVATELINK_SIM_ADMIN")?,
-    };
+    let sim = Sim { http: reqwest::Client::new(), admin: env("PRIVATELINK_SIM_ADMIN")? };
     let apiserver_pid = env_pid("TESTENV_APISERVER_PID");
     let sim_pid = env_pid("TESTENV_SIM_PID");
 
@@ -632,18 +580,14 @@ async fn run(a: Args) -> Res<()> {
         )
         .await?;
     if let Some(ms) = a.sim_latency_ms {
-        sim.post("/faults", json!({"kind": "latency", "latencyMs": ms}))
-            .await?;
+        sim.post("/faults", json!({"kind": "latency", "latencyMs": ms})).await?;
     }
 
     // Kubernetes: namespace and watch.
     let client = Client::try_default().await?;
     let nss: Api<Namespace> = Api::all(client.clone());
     let nsobj = Namespace {
-        metadata: ObjectMeta {
-            name: Some(ns.clone()),
-            ..Default::default()
-        },
+        metadata: ObjectMeta { name: Some(ns.clone()), ..Default::default() },
         ..Default::default()
     };
     match nss.create(&PostParams::default(), &nsobj).await {
@@ -715,15 +659,10 @@ async fn run(a: Args) -> Res<()> {
         })
     };
     let calls = Arc::new(Mutex::new(BTreeMap::<u64, CallRec>::new()));
-    let poll = a
-        .journal_poll_seconds
-        .unwrap_or(if a.n > 1200 { 2.0 } else { 0.0 });
+    let poll = a.journal_poll_seconds.unwrap_or(if a.n > 1200 { 2.0 } else { 0.0 });
     let poller = (poll > 0.0).then(|| {
         let (stop, calls) = (stop.clone(), calls.clone());
-        let sim = Sim {
-            http: sim.http.clone(),
-            admin: sim.admin.clone(),
-        };
+        let sim = Sim { http: sim.http.clone(), admin: sim.admin.clone() };
         tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 if let Err(e) = sim.journal(&calls).await {
@@ -836,10 +775,7 @@ async fn run(a: Args) -> Res<()> {
         let ov = secs(ready_at, active);
         overhead.push(ov);
         worst.push((ov, name.clone()));
-        if let Some(g) = gets
-            .get(sid)
-            .and_then(|v| v.iter().filter(|t| **t >= active).min())
-        {
+        if let Some(g) = gets.get(sid).and_then(|v| v.iter().filter(|t| **t >= active).min()) {
             poll_lag.push(secs(*g, active));
             write_lag.push(secs(ready_at, *g));
         }
@@ -866,9 +802,7 @@ async fn run(a: Args) -> Res<()> {
     let burst_calls: Vec<&CallRec> = calls_v.iter().collect();
     let (by_action, errors) = counts_by_action(&journal_counts);
     let per_obj = |m: &BTreeMap<String, u64>| -> BTreeMap<String, f64> {
-        m.iter()
-            .map(|(k, v)| (k.clone(), (*v as f64 / a.n as f64 * 100.0).round() / 100.0))
-            .collect()
+        m.iter().map(|(k, v)| (k.clone(), (*v as f64 / a.n as f64 * 100.0).round() / 100.0)).collect()
     };
     let md = delta(&m1, &m0);
     let status_patches = metric(&md, "privatelink_operator_status_patches_total");
@@ -877,8 +811,7 @@ async fn run(a: Args) -> Res<()> {
     let peak_rss = sm.iter().map(|(_, s)| s.rss_kib).max().unwrap_or(0);
     let mib = |k: u64| (k as f64 / 1024.0 * 10.0).round() / 10.0;
     let cpu = |b: Option<ProcSample>, e: Option<ProcSample>| {
-        b.zip(e)
-            .map(|(b, e)| ((e.cpu_s - b.cpu_s) * 100.0).round() / 100.0)
+        b.zip(e).map(|(b, e)| ((e.cpu_s - b.cpu_s) * 100.0).round() / 100.0)
     };
 
     let mut result = json!({
@@ -992,14 +925,7 @@ async fn run(a: Args) -> Res<()> {
         mfinal
             .iter()
             .filter(|((n, _), _)| !n.ends_with("_bucket"))
-            .map(|((n, l), v)| (
-                if l.is_empty() {
-                    n.clone()
-                } else {
-                    format!("{n}{{{l}}}")
-                },
-                *v
-            ))
+            .map(|((n, l), v)| (if l.is_empty() { n.clone() } else { format!("{n}{{{l}}}") }, *v))
             .collect::<BTreeMap<_, _>>()
     );
     op.stop().await;
