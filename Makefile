@@ -44,3 +44,4 @@ bench:
 
 -include Makefile.testenv
 -include Makefile.deploy
+-include Makefile.bench

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Summary table of target/bench/*.json (written by examples/bench.rs via scripts/bench.sh)."""
+import json
+import os
+import re
+import sys
+
+out = sys.argv[1] if len(sys.argv) > 1 else "target/bench"
+
+
+def load(name):
+    p = os.path.join(out, name + ".json")
+    if not os.path.exists(p):
+        return None
+    with open(p) as f:
+        return json.load(f)
+
+
+def fmt(v, nd=2):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{nd}f}"
+    return str(v)
+
+
+rows = []  # (metric, measured, target, verdict)
+
+
+def row(metric, measured, target="", ok=None):
+    verdict = "" if ok is None else ("met" if ok else "MISSED")
+    rows.append((metric, measured, target, verdict))
+
+
+m = load("machine") or {}
+sim_txt = os.path.join(out, "sim-throughput.txt")
+if os.path.exists(sim_txt):
+    t = open(sim_txt).read()
+    mm = re.search(r"=> (\d+) req/s", t)
+    row("sim throughput (1 core, Get, 64 conns)", f"{mm.group(1)} req/s" if mm else t.strip())
+
+for label in ("burst", "burst-c32", "scale"):
+    r = load(label)
+    if not r:
+        continue
+    b, c = r["burst"], r["config"]
+    n = c["n"]
+    o = b["overhead_s"]
+    tag = f"{label} (n={n}, conc={c['operator_concurrency']}, qps={c['operator_qps']})"
+    if b.get("timed_out"):
+        row(f"{tag}: TIMED OUT", f"{b['ready']}/{n} Ready", "", False)
+    row(
+        f"{tag}: Ready overhead p50/p90/p99/max",
+        f"{fmt(o['p50'])} / {fmt(o['p90'])} / {fmt(o['p99'])} / {fmt(o['max'])} s",
+        "p99 <= 1.5 s" if label != "scale" else "",
+        (o["p99"] <= 1.5) if label != "scale" and o["count"] else None,
+    )
+    parts = b["overhead_parts_s"]
+    row(
+        f"{tag}: overhead = poll lag + write/watch (p99)",
+        f"{fmt(parts['poll_lag']['p99'])} + {fmt(parts['status_write_and_watch']['p99'])} s",
+    )
+    row(f"{tag}: k8s create -> cloud Create p50/p99",
+        f"{fmt(b['k8s_create_to_cloud_create_s']['p50'])} / {fmt(b['k8s_create_to_cloud_create_s']['p99'])} s")
+    row(f"{tag}: wall time apply / all Ready", f"{fmt(b['apply_wall_s'], 1)} / {fmt(b['wall_to_all_ready_s'], 1)} s")
+    calls = ", ".join(f"{k.replace('VpcEndpointService', '~')} {v}" for k, v in b["cloud_calls_per_object"].items())
+    row(f"{tag}: cloud calls per object", calls)
+    row(f"{tag}: status patches / object writes per object",
+        f"{fmt(b['status_patches_per_object'])} / {fmt(b['object_writes_per_object']['mean'])}")
+    cpu = b["cpu_s"]
+    row(f"{tag}: CPU s operator / apiserver / sim",
+        f"{fmt(cpu['operator'])} / {fmt(cpu['apiserver'])} / {fmt(cpu['sim'])}")
+    mem = r["memory"]
+    target = "<= 120 MiB" if label == "scale" else ""
+    row(f"{tag}: operator RSS / HWM after all Ready", f"{mem['rss_mib_all_ready']} / {mem['hwm_mib_all_ready']} MiB",
+        target, (mem["hwm_mib_all_ready"] <= 120) if label == "scale" else None)
+    rs = r.get("restart")
+    if rs:
+        row(f"{tag}: restarted operator RSS / HWM once all re-reconciled",
+            f"{rs['rss_mib']} / {rs['hwm_mib']} MiB ({rs['seconds_to_reconcile_all']} s, {fmt(rs['status_patches'], 0)} status patches)",
+            "<= 120 MiB" if label == "scale" else "", (rs["hwm_mib"] <= 120) if label == "scale" else None)
+    s = r.get("steady")
+    if s:
+        row(f"{tag}: steady cloud reads / writes per object per resync",
+            f"{s['cloud_reads_per_object_per_interval']} / {s['cloud_writes_per_object_per_interval']}",
+            "<= 1 / 0 (reads: +5 % resync jitter at the window edges)",
+            s["cloud_reads_per_object_per_interval"] <= 1.05 and s["cloud_writes_per_object_per_interval"] == 0)
+        row(f"{tag}: steady k8s writes (status patches, object writes)",
+            f"{fmt(s['status_patches'], 0)}, {s['k8s_object_writes_seen_by_watch']}", "0",
+            s["status_patches"] == 0 and s["k8s_object_writes_seen_by_watch"] == 0)
+        row(f"{tag}: steady RSS / operator CPU over {s['window_s']} s",
+            f"{s['rss_mib_end']} MiB / {s['operator_cpu_s']} s")
+
+r = load("rate")
+if r:
+    rt, c = r["burst"]["rate"], r["config"]
+    row(f"rate (n={c['n']}, --qps {c['operator_qps']} --burst {c['operator_burst']}): sim-observed rate",
+        f"sustained {rt.get('sustained_rps_after_2s')} req/s, peak 1 s {rt.get('peak_1s')}",
+        f"~{c['operator_qps']}/s", abs((rt.get("sustained_rps_after_2s") or 0) - c["operator_qps"]) <= 0.1 * c["operator_qps"])
+r = load("conc")
+if r:
+    rt, c = r["burst"]["rate"], r["config"]
+    row(f"conc (n={c['n']}, --concurrency {c['operator_concurrency']}, {c['sim_latency_ms']} ms latency): in-flight calls",
+        f"max {rt.get('max_in_flight_estimate')}, sustained {rt.get('sustained_rps_after_2s')} req/s",
+        f"<= {c['operator_concurrency']}", (rt.get("max_in_flight_estimate") or 0) <= c["operator_concurrency"])
+
+print(f"# privatelink-operator benchmarks ({m.get('nproc', '?')} cores, {m.get('cpu', '?')}, load at start {m.get('loadavg', '?')})\n")
+print("| metric | measured | target | |")
+print("|---|---|---|---|")
+for r_ in rows:
+    print("| " + " | ".join(str(x) for x in r_) + " |")

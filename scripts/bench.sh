@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# `make bench`: measure privatelink-operator's scale targets against a real kube-apiserver and
+# privatelink-sim (release builds), print a summary table and write raw results to target/bench/.
+#
+# Scenarios (driver: examples/bench.rs; method and results: docs/benchmarks.md):
+#   sim     simulator throughput, sim pinned to core 0 (taskset), load generator on core 1
+#   burst   BENCH_N objects at once -> Ready: overhead p50/p90/p99/max, calls, patches, CPU;
+#           then steady state for BENCH_STEADY_INTERVALS x BENCH_RESYNC s
+#   rate    BENCH_RATE_N objects with --qps BENCH_RATE_QPS: request rate seen by the simulator
+#   conc    BENCH_CONC_N objects, --concurrency 4, 200 ms simulated latency: in-flight bound
+#   scale   BENCH_SCALE_N objects (fresh apiserver/etcd): RSS after all Ready, steady state
+#
+# Env: BENCH_N=1000 BENCH_SCALE_N=10000 BENCH_QUICK=1 (N=200, SCALE_N=1000, short steady state)
+#      BENCH_SCENARIOS="sim burst rate conc scale" BENCH_CREATE_SECONDS=3 BENCH_RESYNC=60
+#      BENCH_QPS=1000 BENCH_BURST=2000 BENCH_CONCURRENCY=8 (operator flags of burst and scale)
+#      BENCH_TESTENV_DIR (default target/bench/testenv; a testenv of its own, torn down by PID)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+if [[ -n "${BENCH_QUICK:-}" ]]; then
+  : "${BENCH_N:=200}" "${BENCH_SCALE_N:=1000}" "${BENCH_RESYNC:=20}" "${BENCH_STEADY_INTERVALS:=1}"
+  : "${BENCH_RATE_N:=100}" "${BENCH_CONC_N:=40}" "${BENCH_SIM_SECONDS:=3}"
+fi
+BENCH_N="${BENCH_N:-1000}"
+BENCH_SCALE_N="${BENCH_SCALE_N:-10000}"
+BENCH_SCENARIOS="${BENCH_SCENARIOS:-sim burst rate conc scale}"
+BENCH_CREATE_SECONDS="${BENCH_CREATE_SECONDS:-3}"
+BENCH_RESYNC="${BENCH_RESYNC:-60}"
+BENCH_STEADY_INTERVALS="${BENCH_STEADY_INTERVALS:-2}"
+BENCH_SCALE_STEADY_INTERVALS="${BENCH_SCALE_STEADY_INTERVALS:-1}"
+BENCH_QPS="${BENCH_QPS:-1000}"
+BENCH_BURST="${BENCH_BURST:-2000}"
+BENCH_CONCURRENCY="${BENCH_CONCURRENCY:-8}"
+BENCH_RATE_N="${BENCH_RATE_N:-300}"
+BENCH_RATE_QPS="${BENCH_RATE_QPS:-50}"
+BENCH_CONC_N="${BENCH_CONC_N:-100}"
+BENCH_SIM_SECONDS="${BENCH_SIM_SECONDS:-10}"
+OUT="$ROOT/target/bench"
+export TESTENV_DIR="${BENCH_TESTENV_DIR:-$OUT/testenv}"
+export SIM_BIN="$ROOT/target/release/privatelink-sim"
+export TESTENV_NO_CARGO=1
+OPERATOR_BIN="$ROOT/target/release/privatelink-operator"
+DRIVER="$ROOT/target/release/examples/bench"
+SIMBENCH="$ROOT/target/release/examples/sim_bench"
+
+log() { echo "bench: $*" >&2; }
+want() { [[ " $BENCH_SCENARIOS " == *" $1 "* ]]; }
+
+mkdir -p "$OUT"
+log "building release binaries (operator, sim, bench drivers)"
+cargo build --release --quiet --bins --example bench --example sim_bench
+
+# ---- machine ---------------------------------------------------------------------------------
+python3 - "$OUT/machine.json" <<'PY'
+import json, os, platform, subprocess, sys
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+mem = next((int(l.split()[1]) // 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
+json.dump({"nproc": os.cpu_count(), "cpu": cpu, "mem_mib": mem, "kernel": platform.release(),
+           "loadavg": open("/proc/loadavg").read().strip(),
+           "rustc": subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()},
+          open(sys.argv[1], "w"), indent=2)
+PY
+log "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---- cleanup: everything we start is stopped by PID ------------------------------------------
+SIM_PID=""
+STARTED_TESTENV=""
+cleanup() {
+  if [[ -n "$SIM_PID" ]] && kill -0 "$SIM_PID" 2>/dev/null; then kill -TERM "$SIM_PID" 2>/dev/null || true; fi
+  if [[ -n "$STARTED_TESTENV" ]]; then "$ROOT/scripts/testenv-down.sh" >&2 || true; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- sim throughput ----------------------------------------------------------------------------
+if want sim; then
+  log "sim throughput: privatelink-sim on core 0, load generator on core 1, ${BENCH_SIM_SECONDS}s"
+  port_file="$OUT/sim-throughput.port"
+  rm -f "$port_file"
+  taskset -c 0 "$SIM_BIN" --listen 127.0.0.1:0 --port-file "$port_file" --log-level warn \
+    >"$OUT/sim-throughput.log" 2>&1 &
+  SIM_PID=$!
+  for _ in $(seq 100); do [[ -s "$port_file" ]] && break; sleep 0.1; done
+  [[ -s "$port_file" ]] || { log "the simulator did not start (see $OUT/sim-throughput.log)"; exit 1; }
+  taskset -c 1 "$SIMBENCH" "http://127.0.0.1:$(cat "$port_file")" "$BENCH_SIM_SECONDS" 64 \
+    | tee "$OUT/sim-throughput.txt" >&2
+  kill -TERM "$SIM_PID" 2>/dev/null || true
+  wait "$SIM_PID" 2>/dev/null || true
+  SIM_PID=""
+fi
+
+# ---- testenv -------------------------------------------------------------------------------------
+testenv_up() {
+  log "starting a testenv of its own in $TESTENV_DIR"
+  STARTED_TESTENV=1
+  "$ROOT/scripts/testenv-up.sh" >"$OUT/testenv-up.log" 2>&1 || {
+    tail -n 30 "$OUT/testenv-up.log" >&2
+    exit 1
+  }
+  # shellcheck disable=SC1091
+  source "$TESTENV_DIR/env"
+  if [[ "${TESTENV_RBAC:-none}" == none ]]; then export OPERATOR_KUBECONFIG="$KUBECONFIG"; fi
+}
+testenv_down() {
+  "$ROOT/scripts/testenv-down.sh" >&2 || true
+  STARTED_TESTENV=""
+}
+
+drive() { # drive LABEL ARGS...
+  local label="$1"
+  shift
+  log "scenario $label: $*"
+  "$DRIVER" --label "$label" --operator-bin "$OPERATOR_BIN" --create-seconds "$BENCH_CREATE_SECONDS" \
+    --out "$OUT/$label.json" --log-dir "$OUT" "$@" | tee -a "$OUT/summary.txt" ||
+    log "scenario $label FAILED (partial results in $OUT/$label.json if written)"
+}
+
+: >"$OUT/summary.txt"
+if want burst || want rate || want conc; then
+  testenv_up
+  if want burst; then
+    drive burst --n "$BENCH_N" --concurrency "$BENCH_CONCURRENCY" --qps "$BENCH_QPS" --burst "$BENCH_BURST" \
+      --resync-seconds "$BENCH_RESYNC" --steady-intervals "$BENCH_STEADY_INTERVALS"
+  fi
+  if want rate; then
+    drive rate --n "$BENCH_RATE_N" --concurrency "$BENCH_CONCURRENCY" --qps "$BENCH_RATE_QPS" \
+      --burst "$BENCH_RATE_QPS" --resync-seconds "$BENCH_RESYNC"
+  fi
+  if want conc; then
+    drive conc --n "$BENCH_CONC_N" --concurrency 4 --qps "$BENCH_QPS" --burst "$BENCH_BURST" \
+      --resync-seconds "$BENCH_RESYNC" --sim-latency-ms 200
+  fi
+  testenv_down
+fi
+if want scale; then
+  testenv_up # fresh apiserver and etcd: the scale run does not share them with the runs above
+  drive scale --n "$BENCH_SCALE_N" --concurrency "$BENCH_CONCURRENCY" --qps "$BENCH_QPS" \
+    --burst "$BENCH_BURST" --resync-seconds "$BENCH_RESYNC" \
+    --steady-intervals "$BENCH_SCALE_STEADY_INTERVALS" --apply-concurrency 48 --timeout-seconds 1800 --journal-poll-seconds 5 --restart-check
+  testenv_down
+fi
+
+# ---- summary ---------------------------------------------------------------------------------------
+python3 "$ROOT/benches/summary.py" "$OUT" | tee "$OUT/summary.md"
