@@ -28,7 +28,7 @@ async fn kubectl_applies_deploy_manifests_and_the_example_becomes_ready() {
     let sim = ctx.start_sim(&[]).await;
     let _op = ctx.start_operator_as(&sim, &ctx.env.operator_kubeconfig, "operator");
 
-    let (ok, out, err) = ctx.kubectl(&["apply", "-n", &ctx.ns, "-f", "examples/vpcendpointservice.yaml"]);
+    let (ok, out, err) = ctx.kubectl(&["apply", "-n", &ctx.ns, "-f", "deploy/examples/demo.yaml"]);
     assert!(ok, "kubectl apply of the example failed:\n{out}{err}");
     let (ok, out, err) =
         ctx.kubectl(&["wait", "--for=condition=Ready", "epsrv/demo-service", "-n", &ctx.ns, "--timeout=60s"]);

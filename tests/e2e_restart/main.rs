@@ -1,7 +1,7 @@
 //! Test 7: Resilience: the operator keeps working across an apiserver restart and a simulator restart,
 //! without being restarted itself.
 //!
-//! This restarts the SHARED apiserver of the testenv (`scripts/testenv-restart.sh apiserver`), so it
+//! This restarts the SHARED apiserver of the testenv (`tests/scripts/testenv-restart.sh apiserver`), so it
 //! is a separate test target, run after `--test e2e` and single-threaded (`make e2e`).
 
 #[path = "../e2e/harness.rs"]
@@ -21,12 +21,12 @@ async fn operator_survives_apiserver_and_sim_restarts() {
     ctx.wait_ready("before").await;
 
     // --- apiserver restart (same port, same etcd data) ---
-    let script = repo_root().join("scripts/testenv-restart.sh");
+    let script = repo_root().join("tests/scripts/testenv-restart.sh");
     let out = Command::new(&script)
         .arg("apiserver")
         .env("TESTENV_DIR", &ctx.env.dir)
         .output()
-        .expect("run scripts/testenv-restart.sh");
+        .expect("run tests/scripts/testenv-restart.sh");
     assert!(
         out.status.success(),
         "testenv-restart.sh apiserver failed:\n{}{}",

@@ -1,6 +1,6 @@
 //go:build tools
 
-// Package testhelm pins the command-line tools that scripts/build-helm.sh builds
+// Package testhelm pins the command-line tools that tests/scripts/build-helm.sh builds
 // into target/testbin/ (helm, kubeconform). It is never compiled into anything else.
 package testhelm
 

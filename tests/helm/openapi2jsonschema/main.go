@@ -3,7 +3,7 @@
 // kubeconform's -schema-location "{{ .ResourceKind }}{{ .KindSuffix }}.json"),
 // offline, from:
 //
-//   - a Kubernetes OpenAPI v2 document (swagger.json; scripts/check-deploy.sh
+//   - a Kubernetes OpenAPI v2 document (swagger.json; tests/scripts/check-deploy.sh
 //     takes the one shipped in the k8s.io/kubernetes Go module that
 //     tests/apiserver builds, so the schemas match the test apiserver), and
 //   - CRD manifests (their openAPIV3Schema).

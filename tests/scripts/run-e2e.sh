@@ -3,13 +3,13 @@
 # started, whatever the outcome. Logs are kept in target/e2e-logs/ (testenv logs in .../testenv/).
 # Exit status: that of the tests.
 set -uo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TESTENV_DIR="${TESTENV_DIR:-$ROOT/.testenv}"
 cd "$ROOT"
 
 started=""
 if [[ ! -f "$TESTENV_DIR/env" ]]; then started=1; fi
-scripts/testenv-up.sh || { rc=$?; [[ -n "$started" ]] && scripts/testenv-down.sh; exit "$rc"; }
+tests/scripts/testenv-up.sh || { rc=$?; [[ -n "$started" ]] && tests/scripts/testenv-down.sh; exit "$rc"; }
 
 rm -rf target/e2e-logs   # logs of this run only
 t0=$(date +%s)
@@ -23,5 +23,5 @@ echo "run-e2e: e2e suites finished in $(( $(date +%s) - t0 ))s (exit $rc)"
 
 mkdir -p target/e2e-logs/testenv
 cp -f "$TESTENV_DIR"/*.log target/e2e-logs/testenv/ 2>/dev/null || true
-if [[ -n "$started" ]]; then scripts/testenv-down.sh; fi
+if [[ -n "$started" ]]; then tests/scripts/testenv-down.sh; fi
 exit "$rc"

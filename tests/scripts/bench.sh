@@ -2,7 +2,7 @@
 # `make bench`: measure privatelink-operator's scale targets against a real kube-apiserver and
 # privatelink-sim (release builds), print a summary table and write raw results to target/bench/.
 #
-# Scenarios (driver: examples/bench.rs; method and results: docs/benchmarks.md):
+# Scenarios (driver: tests/bench/bench.rs; method and results: tests/bench/README.md):
 #   sim     simulator throughput, sim pinned to core 0 (taskset), load generator on core 1
 #   burst   BENCH_N objects at once -> Ready: overhead p50/p90/p99/max, calls, patches, CPU;
 #           then steady state for BENCH_STEADY_INTERVALS x BENCH_RESYNC s
@@ -15,7 +15,7 @@
 #      BENCH_QPS=1000 BENCH_BURST=2000 BENCH_CONCURRENCY=8 (operator flags of burst and scale)
 #      BENCH_TESTENV_DIR (default target/bench/testenv; a testenv of its own, torn down by PID)
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 
 if [[ -n "${BENCH_QUICK:-}" ]]; then
@@ -68,7 +68,7 @@ SIM_PID=""
 STARTED_TESTENV=""
 cleanup() {
   if [[ -n "$SIM_PID" ]] && kill -0 "$SIM_PID" 2>/dev/null; then kill -TERM "$SIM_PID" 2>/dev/null || true; fi
-  if [[ -n "$STARTED_TESTENV" ]]; then "$ROOT/scripts/testenv-down.sh" >&2 || true; fi
+  if [[ -n "$STARTED_TESTENV" ]]; then "$ROOT/tests/scripts/testenv-down.sh" >&2 || true; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -94,7 +94,7 @@ fi
 testenv_up() {
   log "starting a testenv of its own in $TESTENV_DIR"
   STARTED_TESTENV=1
-  "$ROOT/scripts/testenv-up.sh" >"$OUT/testenv-up.log" 2>&1 || {
+  "$ROOT/tests/scripts/testenv-up.sh" >"$OUT/testenv-up.log" 2>&1 || {
     tail -n 30 "$OUT/testenv-up.log" >&2
     exit 1
   }
@@ -103,7 +103,7 @@ testenv_up() {
   if [[ "${TESTENV_RBAC:-none}" == none ]]; then export OPERATOR_KUBECONFIG="$KUBECONFIG"; fi
 }
 testenv_down() {
-  "$ROOT/scripts/testenv-down.sh" >&2 || true
+  "$ROOT/tests/scripts/testenv-down.sh" >&2 || true
   STARTED_TESTENV=""
 }
 

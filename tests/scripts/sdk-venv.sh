@@ -2,7 +2,7 @@
 # Create (or reuse) .venv with the pinned official Alibaba Cloud Python SDK for tests/sdk.
 # Idempotent: reinstalls only when tests/sdk/requirements.txt changes (sha256 stamp in the venv).
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 venv="${SDK_VENV:-$root/.venv}"
 req="$root/tests/sdk/requirements.txt"
 stamp="$venv/.requirements.sha256"

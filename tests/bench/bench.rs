@@ -1,7 +1,7 @@
-//! Operator benchmark driver for `make bench` (`scripts/bench.sh`). It measures; it asserts nothing.
+//! Operator benchmark driver for `make bench` (`tests/scripts/bench.sh`). It measures; it asserts nothing.
 //!
 //! One invocation = one scenario against a running testenv (real kube-apiserver + privatelink-sim,
-//! `scripts/testenv-up.sh`, variables from `.testenv/env`):
+//! `tests/scripts/testenv-up.sh`, variables from `.testenv/env`):
 //!
 //! 1. reset the simulator and set its create time, quota, QPS limit and (optionally) a latency fault;
 //! 2. start a watch on a fresh namespace, then the operator (release binary) watching only it;
@@ -331,7 +331,7 @@ impl Operator {
         };
         let mut op =
             Self { started, readyz: None, child, pid, metrics_url: format!("http://{addr}/metrics"), log };
-        // /healthz first; /readyz is recorded but not required (see docs/benchmarks.md: with the
+        // /healthz first; /readyz is recorded but not required (see tests/bench/README.md: with the
         // controller also waiting on the store, the readiness task may never be woken).
         let http = reqwest::Client::new();
         loop {

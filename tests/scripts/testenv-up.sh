@@ -5,11 +5,11 @@
 #
 # Env: TESTENV_DIR (default .testenv), TESTENV_NO_CARGO=1 (skip `cargo build --bins`).
 set -euo pipefail
-# shellcheck source=scripts/testenv-lib.sh
+# shellcheck source=tests/scripts/testenv-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/testenv-lib.sh"
 
 # ---- build what is missing -------------------------------------------------------------------
-"$ROOT/scripts/build-apiserver.sh"
+"$ROOT/tests/scripts/build-apiserver.sh"
 if [[ -z "${TESTENV_NO_CARGO:-}" ]]; then
   log "cargo build --bins (privatelink-operator, privatelink-sim)"
   (cd "$ROOT" && cargo build --bins --quiet)
@@ -90,11 +90,11 @@ if [[ -f "$TESTENV_DIR/env" ]]; then
     exit 0
   fi
   log "found a partial or dead testenv in $TESTENV_DIR; tearing it down first"
-  "$ROOT/scripts/testenv-down.sh"
+  "$ROOT/tests/scripts/testenv-down.sh"
 fi
 
 # ---- fresh start ---------------------------------------------------------------------------------
-if [[ -d "$TESTENV_DIR" ]]; then "$ROOT/scripts/testenv-down.sh"; fi
+if [[ -d "$TESTENV_DIR" ]]; then "$ROOT/tests/scripts/testenv-down.sh"; fi
 command -v openssl >/dev/null || die "openssl is needed to create the test certificates"
 command -v kubectl >/dev/null || die "kubectl is needed"
 rm -rf "$TESTENV_DIR"

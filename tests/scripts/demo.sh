@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # make demo: from a fresh machine to a Ready VpcEndpointService in one command.
 #   build (first time: kube-apiserver from Go modules, minutes) -> testenv-up -> operator in the
-#   background -> kubectl apply examples/vpcendpointservice.yaml -> kubectl wait Ready -> show it.
+#   background -> kubectl apply deploy/examples/demo.yaml -> kubectl wait Ready -> show it.
 set -euo pipefail
-# shellcheck source=scripts/testenv-lib.sh
+# shellcheck source=tests/scripts/testenv-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/testenv-lib.sh"
 cd "$ROOT"
 
-EXAMPLE="examples/vpcendpointservice.yaml"
+EXAMPLE="deploy/examples/demo.yaml"
 NAME="demo-service"
 # The demo operator watches one namespace only, so that it never touches the e2e tests' namespaces
 # (`make e2e` against the same testenv runs its own operators).
@@ -17,7 +17,7 @@ if [[ ! -x "$APISERVER_BIN" ]]; then
   echo "demo: first run: this builds kube-apiserver v1.34.4 from Go modules (about 5-10 minutes on 2 cores),"
   echo "demo: then the operator and the simulator with cargo. Later runs start in seconds."
 fi
-TESTENV_QUIET=1 "$ROOT/scripts/testenv-up.sh"
+TESTENV_QUIET=1 "$ROOT/tests/scripts/testenv-up.sh"
 # shellcheck disable=SC1091
 source "$TESTENV_DIR/env"
 

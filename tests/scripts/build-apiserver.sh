@@ -6,7 +6,7 @@
 # Env: FORCE=1 rebuilds unconditionally; QUIET=1 prints nothing when the binary is up to date.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 MOD="$ROOT/tests/apiserver"
 OUT_DIR="$ROOT/target/testbin"
 BIN="$OUT_DIR/testapiserver"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Build a deploy tool pinned in tests/helm/go.mod into target/testbin/.
 #
-#   scripts/build-helm.sh              helm        (helm.sh/helm/v4/cmd/helm)
-#   scripts/build-helm.sh kubeconform  kubeconform (github.com/yannh/kubeconform/cmd/kubeconform)
-#   FORCE=1 scripts/build-helm.sh ...  rebuild regardless of the stamp
+#   tests/scripts/build-helm.sh              helm        (helm.sh/helm/v4/cmd/helm)
+#   tests/scripts/build-helm.sh kubeconform  kubeconform (github.com/yannh/kubeconform/cmd/kubeconform)
+#   FORCE=1 tests/scripts/build-helm.sh ...  rebuild regardless of the stamp
 #
 # The tools come from the Go module proxy (no release downloads). A binary is
 # rebuilt only when tests/helm/go.mod, tests/helm/go.sum or the Go toolchain
@@ -17,7 +17,7 @@ kubeconform) module=github.com/yannh/kubeconform pkg=github.com/yannh/kubeconfor
 *) echo "usage: $0 [helm|kubeconform]" >&2; exit 2 ;;
 esac
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 mod="$root/tests/helm"
 bindir="$root/target/testbin"
 bin="$bindir/$tool"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Summary table of target/bench/*.json (written by examples/bench.rs via scripts/bench.sh)."""
+"""Summary table of target/bench/*.json (written by tests/bench/bench.rs via tests/scripts/bench.sh)."""
 import json
 import os
 import re

@@ -2,7 +2,7 @@
 # Stop everything testenv-up.sh and demo.sh started (by PID: SIGTERM, SIGKILL after a timeout) and
 # remove the testenv directory.
 set -euo pipefail
-# shellcheck source=scripts/testenv-lib.sh
+# shellcheck source=tests/scripts/testenv-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/testenv-lib.sh"
 
 if [[ ! -d "$TESTENV_DIR" ]]; then

@@ -1,4 +1,4 @@
-//! Memory probe for `docs/benchmarks.md`: how much resident memory do N cached `VpcEndpointService`
+//! Memory probe for `tests/bench/README.md`: how much resident memory do N cached `VpcEndpointService`
 //! objects take, with and without `metadata.managedFields`? Lists every object of a namespace (pages of
 //! 500, as the operator's watcher does) and keeps them in memory, like the controller's reflector store.
 //!

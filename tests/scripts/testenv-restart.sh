@@ -3,7 +3,7 @@
 #   testenv-restart.sh apiserver   state survives (same etcd data dir, certificates and tokens)
 #   testenv-restart.sh sim         the simulator starts empty (it keeps no state)
 set -euo pipefail
-# shellcheck source=scripts/testenv-lib.sh
+# shellcheck source=tests/scripts/testenv-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/testenv-lib.sh"
 
 [[ -f "$TESTENV_DIR/env" ]] || die "testenv is not up (run: make testenv-up)"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Render and check the deployment artefacts in deploy/.
 #
-#   scripts/check-deploy.sh          check (CI): fails on any drift or error
-#   scripts/check-deploy.sh render   regenerate the generated files (make manifests)
-#   CHECK_DEPLOY_KUBECONFIG=... scripts/check-deploy.sh live
+#   tests/scripts/check-deploy.sh          check (CI): fails on any drift or error
+#   tests/scripts/check-deploy.sh render   regenerate the generated files (make manifests)
+#   CHECK_DEPLOY_KUBECONFIG=... tests/scripts/check-deploy.sh live
 #                                    install/upgrade/uninstall and RBAC checks against a
 #                                    DISPOSABLE apiserver (the testenv: .testenv/admin.kubeconfig)
 #
@@ -21,7 +21,7 @@
 set -euo pipefail
 
 mode="${1:-check}"
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 
 chart=deploy/helm/privatelink-operator
@@ -33,7 +33,7 @@ release=privatelink-operator
 namespace=privatelink-system
 argo_patch=deploy/argocd/argocd-cm-patch.yaml
 
-HELM="${HELM:-$(scripts/build-helm.sh)}"
+HELM="${HELM:-$(tests/scripts/build-helm.sh)}"
 export HELM
 
 fail=0
@@ -202,7 +202,7 @@ done
 # 4. kubeconform -strict. Schemas: the Kubernetes OpenAPI (swagger.json) of
 #    the k8s.io/kubernetes module that tests/apiserver builds the test
 #    apiserver from, plus our CRD; ServiceMonitor has no schema and is skipped.
-KUBECONFORM="$(scripts/build-helm.sh kubeconform)"
+KUBECONFORM="$(tests/scripts/build-helm.sh kubeconform)"
 schemas="$(kubeconform_schemas)"
 kubeconform() {
 	"$KUBECONFORM" -strict -summary -skip ServiceMonitor \
