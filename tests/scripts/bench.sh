@@ -142,4 +142,4 @@ if want scale; then
 fi
 
 # ---- summary ---------------------------------------------------------------------------------------
-python3 "$ROOT/benches/summary.py" "$OUT" | tee "$OUT/summary.md"
+python3 "$ROOT/tests/bench/summary.py" "$OUT" | tee "$OUT/summary.md"
