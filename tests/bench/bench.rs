@@ -823,7 +823,8 @@ async fn run(a: Args) -> Res<()> {
             "operator_concurrency": a.concurrency, "resync_seconds": a.resync_seconds,
             "apply_concurrency": a.apply_concurrency, "sim_qps_limit": a.sim_qps_limit,
             "sim_latency_ms": a.sim_latency_ms, "sim_config": cfg, "namespace": ns,
-            "operator_log": op.log.display().to_string(),
+            // Only the file name: the log sits beside this JSON, and results must not carry machine paths.
+            "operator_log": op.log.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
             "operator_readyz_after_s": op.readyz,
         },
         "machine": {"nproc": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
