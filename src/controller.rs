@@ -13,7 +13,7 @@ use std::{
 use futures::StreamExt;
 use kube::{
     Api, Client,
-    api::{ListParams, PartialObjectMeta},
+    api::ListParams,
     runtime::{
         Controller, PredicateConfig, WatchStreamExt,
         controller::Config as ControllerConfig,
@@ -208,36 +208,25 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
             }
         }
     };
-    let readiness_api: Api<PartialObjectMeta<VpcEndpointService>> = match &cfg.namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
     // The cache keeps every object; strip what the reconciler never reads (managedFields and
     // kubectl's last-applied annotation are most of an object's bytes) so 10k objects stay small.
     let writer = reflector::store::Writer::<VpcEndpointService>::default();
     let reader = writer.as_reader();
+    // Ready once the controller's own watch has delivered its first full list (InitDone). Read off the
+    // stream itself: `Store::wait_until_ready` wakes only one waiter, and the controller is that waiter.
+    let events = watcher(api, watcher::Config::default().any_semantic()).modify(slim).inspect(move |ev| {
+        if matches!(ev, Ok(watcher::Event::InitDone)) && !ready.swap(true, Ordering::Relaxed) {
+            info!("initial list complete; ready");
+        }
+    });
     // The cache sees every change; reconciles are triggered only by changes the reconciler acts on
     // (spec, finalizers, deletion, the adoption annotation), not by the operator's own status writes,
     // which would otherwise replace a pending poll and crowd the queue under load.
-    let trigger = reflector(writer, watcher(api, watcher::Config::default().any_semantic()).modify(slim))
-        .applied_objects()
-        .predicate_filter(trigger_key, PredicateConfig::default());
+    let trigger =
+        reflector(writer, events).applied_objects().predicate_filter(trigger_key, PredicateConfig::default());
     let controller = Controller::for_stream(trigger, reader)
         .with_config(ControllerConfig::default().concurrency(cfg.concurrency))
         .graceful_shutdown_on(shutdown);
-    // Ready once a full list of the objects has come through (a metadata-only watch that stops at
-    // its first InitDone). The controller's own `Store::wait_until_ready` is not used: its one-shot
-    // wakes only one waiter, and the controller itself is already waiting on it.
-    tokio::spawn(async move {
-        let mut events = watcher::watcher(readiness_api, watcher::Config::default().any_semantic()).boxed();
-        while let Some(ev) = events.next().await {
-            if let Ok(watcher::Event::InitDone) = ev {
-                ready.store(true, Ordering::Relaxed);
-                info!("initial list complete; ready");
-                break;
-            }
-        }
-    });
     info!(
         namespace = cfg.namespace.as_deref().unwrap_or("(all)"),
         concurrency = cfg.concurrency,

@@ -104,6 +104,38 @@ struct ErrorEnvelope {
     request_id: String,
 }
 
+/// `k=v&…` with Alibaba's percent-encoding (query strings and form bodies).
+pub(crate) fn encode_pairs<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            format!("{}={}", signer::percent_encode(k.as_ref()), signer::percent_encode(v.as_ref()))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The typed error of an answer with HTTP status ≥ 400: Alibaba's JSON envelope, or, for a gateway
+/// page without one, `HTTP<status>` with the start of the body.
+pub(crate) fn error_from_body(status: u16, retry_after: Option<Duration>, body: &[u8]) -> AliCloudError {
+    match serde_json::from_slice::<ErrorEnvelope>(body) {
+        Ok(env) if !env.code.is_empty() => AliCloudError {
+            code: env.code,
+            message: env.message,
+            request_id: env.request_id,
+            http_status: status,
+            retry_after,
+        },
+        _ => AliCloudError {
+            code: format!("HTTP{status}"),
+            message: String::from_utf8_lossy(body).chars().take(200).collect(),
+            request_id: String::new(),
+            http_status: status,
+            retry_after,
+        },
+    }
+}
+
 impl AliCloudClient {
     /// Build a client.
     pub fn new(config: &ClientConfig, metrics: Option<Arc<Metrics>>) -> Result<Self, reqwest::Error> {
@@ -172,11 +204,7 @@ impl AliCloudClient {
         let timestamp = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
         let nonce = uuid::Uuid::new_v4().simple().to_string();
         let params = Self::signed_params(op, creds, &timestamp, &nonce);
-        let query = params
-            .iter()
-            .map(|(k, v)| format!("{}={}", signer::percent_encode(k), signer::percent_encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
+        let query = encode_pairs(&params);
         let started = std::time::Instant::now();
         let result = self.send(O::ACTION, &endpoint, &query).await;
         let elapsed = started.elapsed().as_secs_f64();
@@ -229,23 +257,7 @@ impl AliCloudClient {
             return serde_json::from_slice(&bytes)
                 .map_err(|e| CallError::Decode { action, detail: e.to_string() });
         }
-        let env: Option<ErrorEnvelope> = serde_json::from_slice(&bytes).ok();
-        let err = match env {
-            Some(env) if !env.code.is_empty() => AliCloudError {
-                code: env.code,
-                message: env.message,
-                request_id: env.request_id,
-                http_status: status,
-                retry_after,
-            },
-            _ => AliCloudError {
-                code: format!("HTTP{status}"),
-                message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
-                request_id: String::new(),
-                http_status: status,
-                retry_after,
-            },
-        };
+        let err = error_from_body(status, retry_after, &bytes);
         debug!(action, code = %err.code, request_id = %err.request_id, "alicloud call failed");
         Err(CallError::Cloud(err))
     }

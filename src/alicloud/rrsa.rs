@@ -12,7 +12,11 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 use tracing::info;
 
-use super::{client::CallError, credentials::Credentials, error::AliCloudError, signer::percent_encode};
+use super::{
+    client::{CallError, encode_pairs, error_from_body},
+    credentials::Credentials,
+    error::AliCloudError,
+};
 
 /// Refresh temporary credentials this long before they expire.
 const REFRESH_BEFORE: Duration = Duration::from_secs(15 * 60);
@@ -72,16 +76,6 @@ struct StsCredentials {
     access_key_secret: String,
     security_token: String,
     expiration: String,
-}
-
-#[derive(Deserialize)]
-struct StsError {
-    #[serde(rename = "Code", default)]
-    code: String,
-    #[serde(rename = "Message", default)]
-    message: String,
-    #[serde(rename = "RequestId", default)]
-    request_id: String,
 }
 
 /// STS endpoint from the environment: `ALIBABA_CLOUD_STS_ENDPOINT` (a host or URL) if set, else
@@ -156,35 +150,21 @@ impl OidcProvider {
             ("RoleSessionName", self.session_name.clone()),
             ("DurationSeconds", self.duration.as_secs().to_string()),
         ];
-        let encode = |pairs: &[(&str, String)]| {
-            pairs.iter().map(|(k, v)| format!("{k}={}", percent_encode(v))).collect::<Vec<_>>().join("&")
-        };
         let transport = |e: reqwest::Error| CallError::Transport {
             endpoint: self.sts_endpoint.clone(),
             source: e.without_url(),
         };
         let resp = http
-            .post(format!("{}?{}", self.sts_endpoint, encode(&query)))
+            .post(format!("{}?{}", self.sts_endpoint, encode_pairs(&query)))
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(encode(&form))
+            .body(encode_pairs(&form))
             .send()
             .await
             .map_err(transport)?;
         let status = resp.status().as_u16();
         let body = resp.bytes().await.map_err(transport)?;
         if status >= 400 {
-            let e: StsError = serde_json::from_slice(&body).unwrap_or(StsError {
-                code: format!("HTTP{status}"),
-                message: String::new(),
-                request_id: String::new(),
-            });
-            return Err(CallError::Cloud(AliCloudError {
-                code: e.code,
-                message: e.message,
-                request_id: e.request_id,
-                http_status: status,
-                retry_after: None,
-            }));
+            return Err(CallError::Cloud(error_from_body(status, None, &body)));
         }
         let r: AssumeRoleResponse = serde_json::from_slice(&body)
             .map_err(|e| CallError::Decode { action: "AssumeRoleWithOIDC", detail: e.to_string() })?;

@@ -11,12 +11,22 @@ use tracing::{info, warn};
 use super::{Context, fail, observe, status::Phase, write_phase};
 use crate::{
     alicloud::{
-        CallError, ErrorClass,
+        CallError,
         ops::{DeleteVpcEndpointService, DetachResource, GetVpcEndpointServiceAttribute, ResourceParam},
     },
     crd::{DeletionPolicy, VpcEndpointService},
     error::{Error, Result},
 };
+
+/// The next teardown step of an existing service.
+enum Teardown {
+    /// Detach this backend resource first.
+    Detach(ResourceParam),
+    /// Delete the service.
+    Delete,
+    /// The service is not Active (Creating, Pending, Deleting): look again later.
+    Wait,
+}
 
 /// Still deleting: keep the finalizer and poll.
 fn still_deleting(service_id: &str) -> Error {
@@ -69,55 +79,52 @@ pub(super) async fn cleanup(
         }
         Err(e) => return fail(obj, ctx, api, st, e.into()).await,
     };
-    let mut step = "deleting";
-    if attrs.service_status.as_deref() == Some("Active") {
-        // PrivateLink wants the backend resources removed before the service: detach them one at a
-        // time (each change takes the service through Pending), then delete.
-        let attached = match observe::resources(ctx, &creds, &region, &service_id).await {
-            Ok(r) => r,
+    // PrivateLink wants the backend resources removed before the service, and both calls need an Active
+    // service: detach one resource at a time (each takes the service through Pending), then delete.
+    let cloud_status = attrs.service_status.clone().unwrap_or_default();
+    let next = if cloud_status == "Active" {
+        match observe::resources(ctx, &creds, &region, &service_id).await {
+            Ok(attached) => attached.into_iter().next(),
             Err(e) => return fail(obj, ctx, api, st, e).await,
-        };
-        if let Some(r) = attached.into_iter().next() {
-            let resource = ResourceParam {
-                resource_type: r.resource_type,
-                resource_id: r.resource_id,
-                zone_id: r.zone_id.filter(|z| !z.is_empty()),
-            };
-            step = "detaching its resources before deleting";
-            let op = DetachResource { region_id: region.clone(), service_id: service_id.clone(), resource };
-            match ctx.cloud.call(&creds, &op).await {
-                Ok(_) => {}
-                Err(e) if e.cloud().is_some_and(|c| c.is_not_found()) => {
-                    return Ok(deleted(obj, ctx, &service_id).await);
-                }
-                Err(e) => return fail(obj, ctx, api, st, e.into()).await,
-            }
         }
-    }
-    if step == "deleting" && attrs.service_status.as_deref() == Some("Active") {
-        let del = DeleteVpcEndpointService { region_id: region, service_id: service_id.clone() };
-        match ctx.cloud.call(&creds, &del).await {
-            Ok(r) => info!(service_id, request_id = %r.request_id, "deleting endpoint service"),
-            Err(e) if e.cloud().is_some_and(|c| c.is_not_found()) => {
-                return Ok(deleted(obj, ctx, &service_id).await);
-            }
-            // The service must settle before it can be deleted. Poll, do not back off.
-            Err(CallError::Cloud(c)) if c.code.starts_with("IncorrectStatus") => {}
-            Err(e) => {
-                let busy = e.class() == ErrorClass::Busy;
-                let r = fail(obj, ctx, api, st, e.into()).await;
-                if busy {
-                    warn!(service_id, "endpoint service cannot be deleted yet (busy or still connected)");
-                }
-                return r;
-            }
+        .map(|r| ResourceParam {
+            resource_type: r.resource_type,
+            resource_id: r.resource_id,
+            zone_id: r.zone_id.filter(|z| !z.is_empty()),
+        })
+        .map_or(Teardown::Delete, Teardown::Detach)
+    } else {
+        Teardown::Wait
+    };
+    let deleting = matches!(next, Teardown::Delete) || cloud_status == "Deleting";
+    let (result, what) = match next {
+        Teardown::Detach(resource) => {
+            let op = DetachResource { region_id: region, service_id: service_id.clone(), resource };
+            (ctx.cloud.call(&creds, &op).await.map(drop), "detaching the resources of")
         }
+        Teardown::Delete => {
+            let op = DeleteVpcEndpointService { region_id: region, service_id: service_id.clone() };
+            let r = ctx.cloud.call(&creds, &op).await;
+            if let Ok(r) = &r {
+                info!(service_id, request_id = %r.request_id, "deleting endpoint service");
+            }
+            (r.map(drop), "deleting")
+        }
+        Teardown::Wait => (Ok(()), if deleting { "deleting" } else { "waiting to delete" }),
+    };
+    match result {
+        Ok(()) => {}
+        Err(e) if e.cloud().is_some_and(|c| c.is_not_found()) => {
+            return Ok(deleted(obj, ctx, &service_id).await);
+        }
+        // The service must settle before it can be deleted: poll, do not back off.
+        Err(CallError::Cloud(c)) if c.code.starts_with("IncorrectStatus") => {}
+        Err(e) => return fail(obj, ctx, api, st, e.into()).await,
     }
     let mut st = st;
-    st.service_status =
-        if step == "deleting" { Some("Deleting".into()) } else { attrs.service_status.clone() };
+    st.service_status = Some(if deleting { "Deleting".into() } else { cloud_status });
     let message =
-        format!("{step} endpoint service {service_id}; waiting until Alibaba Cloud reports it gone");
+        format!("{what} endpoint service {service_id}; waiting until Alibaba Cloud reports it gone");
     // Keep the finalizer: return an error that only schedules the next poll.
     write_phase(obj, ctx, api, st, &Phase::Progressing { reason: "Deleting".into(), message }).await?;
     Err(still_deleting(&service_id))

@@ -826,44 +826,33 @@ fn bandwidth_and_mode(p: &Params, kind: &str) -> ApiResult<(Option<i64>, Option<
 }
 
 fn conn_enable(store: &mut Store, ctx: &Ctx, p: &Params) -> ApiResult<Value> {
-    let now_s = ctx.time_str();
-    let s = lookup(store, ctx, p)?;
-    let (bw, mode) = bandwidth_and_mode(p, &s.resource_type.clone())?;
-    let c = find_conn(s, p)?;
-    if !matches!(c.status.as_str(), "Pending" | "Disconnected") {
-        return Err(conn_status_err(&c.endpoint_id));
-    }
-    dry_run(p)?;
-    if let Some(b) = bw {
-        c.bandwidth = b;
-    }
-    if let Some(m) = mode {
-        c.traffic_control_mode = m;
-    }
-    c.modified_time = now_s;
-    c.transition("Connecting", "Connected", ctx.now, ctx.timing.update);
-    Ok(ok())
+    conn_change(store, ctx, p, &["Pending", "Disconnected"], true, Some(("Connecting", "Connected")))
 }
 
 fn conn_disable(store: &mut Store, ctx: &Ctx, p: &Params) -> ApiResult<Value> {
-    let now_s = ctx.time_str();
-    let s = lookup(store, ctx, p)?;
-    let c = find_conn(s, p)?;
-    if !matches!(c.status.as_str(), "Connected" | "Pending") {
-        return Err(conn_status_err(&c.endpoint_id));
-    }
-    dry_run(p)?;
-    c.modified_time = now_s;
-    c.transition("Disconnecting", "Disconnected", ctx.now, ctx.timing.update);
-    Ok(ok())
+    conn_change(store, ctx, p, &["Connected", "Pending"], false, Some(("Disconnecting", "Disconnected")))
 }
 
 fn conn_update(store: &mut Store, ctx: &Ctx, p: &Params) -> ApiResult<Value> {
+    conn_change(store, ctx, p, &["Connected"], true, None)
+}
+
+/// The shape every provider-side connection operation shares: find the connection, check that its state
+/// allows the call, honour DryRun, apply the bandwidth settings (Enable/Update), and start the state
+/// transition (Enable/Disable).
+fn conn_change(
+    store: &mut Store,
+    ctx: &Ctx,
+    p: &Params,
+    allowed: &[&str],
+    settings: bool,
+    transition: Option<(&str, &str)>,
+) -> ApiResult<Value> {
     let now_s = ctx.time_str();
     let s = lookup(store, ctx, p)?;
-    let (bw, mode) = bandwidth_and_mode(p, &s.resource_type.clone())?;
+    let (bw, mode) = if settings { bandwidth_and_mode(p, &s.resource_type.clone())? } else { (None, None) };
     let c = find_conn(s, p)?;
-    if c.status != "Connected" {
+    if !allowed.contains(&c.status.as_str()) {
         return Err(conn_status_err(&c.endpoint_id));
     }
     dry_run(p)?;
@@ -874,6 +863,9 @@ fn conn_update(store: &mut Store, ctx: &Ctx, p: &Params) -> ApiResult<Value> {
         c.traffic_control_mode = m;
     }
     c.modified_time = now_s;
+    if let Some((during, after)) = transition {
+        c.transition(during, after, ctx.now, ctx.timing.update);
+    }
     Ok(ok())
 }
 

@@ -128,6 +128,17 @@ pub async fn client_from(kubeconfig: &Path) -> Client {
     client
 }
 
+/// Create a test namespace, labelled so all of them can be found and removed together.
+async fn create_namespace(client: &Client, ns: &str) {
+    let nss: Api<Namespace> = Api::all(client.clone());
+    nss.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": ns, "labels": {"e2e": "privatelink"}}})).unwrap(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("create namespace {ns}: {e}"));
+}
+
 // ------------------------------------------------------------------------------------------------
 // Per-test context
 // ------------------------------------------------------------------------------------------------
@@ -148,14 +159,7 @@ impl Ctx {
         sync_crds(&env);
         let suffix = uuid::Uuid::new_v4().simple().to_string();
         let ns = format!("e2e-{name}-{}", &suffix[..6]);
-        let nss: Api<Namespace> = Api::all(client.clone());
-        nss.create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": ns, "labels": {"e2e": "privatelink"}}}))
-                .unwrap(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("create namespace {ns}: {e}"));
+        create_namespace(&client, &ns).await;
         let log_dir = repo_root().join("target/e2e-logs").join(&ns);
         std::fs::create_dir_all(&log_dir).unwrap();
         let gvk = GroupVersionKind::gvk(GROUP, VERSION, KIND);
@@ -174,14 +178,7 @@ impl Ctx {
     /// A second namespace for the same test (e.g. one that no operator watches).
     pub async fn extra_namespace(&self, tag: &str) -> String {
         let ns = format!("{}-{tag}", self.ns);
-        let nss: Api<Namespace> = Api::all(self.client.clone());
-        nss.create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": ns, "labels": {"e2e": "privatelink"}}}))
-                .unwrap(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("create namespace {ns}: {e}"));
+        create_namespace(&self.client, &ns).await;
         ns
     }
 
