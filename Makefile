@@ -28,9 +28,10 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 
-# Unit tests and the simulator's HTTP tests (no apiserver needed).
+# Unit tests, and the simulator crate's own tests: unit, real HTTP, error-contract table, the binary.
 unit:
-	cargo test --lib --bins --test sim_api --test sim_bin
+	cargo test -p privatelink-operator --lib --bins
+	cargo test -p privatelink-sim
 
 # The simulator checked by Alibaba's official Python SDK (pinned, in .venv).
 sdk-test:

@@ -52,7 +52,6 @@ use crate::{
     alicloud::{AliCloudClient, ClientConfig, Credentials, DefaultCredentials},
     metrics::Metrics,
     reconcile::{Context, Settings},
-    sim,
 };
 
 /// The mock apiserver side: assert each request and answer it.
@@ -87,19 +86,19 @@ impl ApiServer {
 }
 
 /// A simulator on 127.0.0.1 (in-process) and its base URL.
-pub async fn start_sim() -> (Arc<sim::server::Sim>, String) {
-    let cfg = sim::server::SimConfig {
-        timing: sim::model::Timing {
+pub async fn start_sim() -> (Arc<privatelink_sim::server::Sim>, String) {
+    let cfg = privatelink_sim::server::SimConfig {
+        timing: privatelink_sim::model::Timing {
             create: std::time::Duration::from_millis(300),
             update: std::time::Duration::from_millis(100),
             delete: std::time::Duration::from_millis(100),
         },
         ..Default::default()
     };
-    let s = sim::server::Sim::new(sim::world::World::default_world(), cfg);
+    let s = privatelink_sim::server::Sim::new(privatelink_sim::world::World::default_world(), cfg);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(sim::server::serve(listener, s.clone(), std::future::pending()));
+    tokio::spawn(privatelink_sim::server::serve(listener, s.clone(), std::future::pending()));
     (s, url)
 }
 

@@ -1,8 +1,8 @@
 //! privatelink-operator: manage Alibaba Cloud PrivateLink endpoint services from Kubernetes.
 //!
 //! Flow is one-way: [`crd`] types → [`reconcile`] (observe → plan → act) → [`alicloud`] client → wire.
-//! [`sim`] is the PrivateLink simulator behind the `privatelink-sim` binary; it shares no signing code
-//! with [`alicloud`] so that a bug on one side cannot cancel out on the other.
+//! The PrivateLink simulator is its own crate (`crates/privatelink-sim`, a dev-dependency); it shares no
+//! signing code with [`alicloud`] so that a bug on one side cannot cancel out on the other.
 
 pub mod alicloud;
 pub mod controller;
@@ -11,7 +11,6 @@ pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod reconcile;
-pub mod sim;
 pub mod telemetry;
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use privatelink_operator::sim::sign;
+use privatelink_sim::sign;
 
 const AK: &str = "sim-ak-default";
 const SK: &str = "sim-secret-default";

@@ -43,9 +43,16 @@ pub fn operator_bin() -> String {
     std::env::var("E2E_OPERATOR_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_privatelink-operator").into())
 }
 
-/// The simulator binary cargo built for this test run (override: `E2E_SIM_BIN`).
+/// The simulator binary (override: `E2E_SIM_BIN`). It lives in the workspace member
+/// `crates/privatelink-sim`, so cargo gives no `CARGO_BIN_EXE_` for it: it is the sibling of the
+/// operator binary in the same target directory (`make e2e` builds both with `cargo build --bins`).
 pub fn sim_bin() -> String {
-    std::env::var("E2E_SIM_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_privatelink-sim").into())
+    std::env::var("E2E_SIM_BIN").unwrap_or_else(|_| {
+        let op = PathBuf::from(env!("CARGO_BIN_EXE_privatelink-operator"));
+        let sim = op.with_file_name("privatelink-sim");
+        assert!(sim.exists(), "{} not built: run `cargo build --bins` first", sim.display());
+        sim.to_string_lossy().into_owned()
+    })
 }
 
 // ------------------------------------------------------------------------------------------------

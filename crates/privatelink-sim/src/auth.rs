@@ -145,6 +145,9 @@ pub fn verify(
             "The security token does not match the access key.",
         ));
     }
+    if key.expiration.is_some_and(|exp| now >= exp) {
+        return Err(ApiError::bad("InvalidSecurityToken.Expired", "Specified SecurityToken is expired."));
+    }
     Ok(Verified { nonce: nonce.to_string(), timestamp: ts })
 }
 
@@ -159,6 +162,8 @@ mod tests {
             account_id: "1".into(),
             active,
             security_token: token.map(String::from),
+            expiration: None,
+            principal: None,
         }
     }
 
@@ -196,6 +201,8 @@ mod tests {
         let active = key(true, None);
         let inactive = key(false, None);
         let sts = key(true, Some("tok"));
+        let mut expired = key(true, Some("tok"));
+        expired.expiration = Some("2026-11-25T22:15:00Z".parse().unwrap());
         type Case<'a> = (Option<&'a AccessKey>, &'a str, Option<&'a str>, &'a str, Result<(), &'a str>);
         let cases: Vec<Case> = vec![
             (Some(&active), "sk", None, "2026-11-25T22:20:00Z", Ok(())),
@@ -208,6 +215,8 @@ mod tests {
             (Some(&sts), "sk", Some("other"), t, Err("InvalidSecurityToken.MismatchWithAccessKey")),
             (Some(&sts), "sk", None, t, Err("InvalidSecurityToken.MismatchWithAccessKey")),
             (Some(&active), "sk", Some("tok"), t, Err("InvalidSecurityToken.MismatchWithAccessKey")),
+            (Some(&expired), "sk", Some("tok"), "2026-11-25T22:14:59Z", Ok(())),
+            (Some(&expired), "sk", Some("tok"), "2026-11-25T22:15:00Z", Err("InvalidSecurityToken.Expired")),
         ];
         for (i, (k, secret, token, now, want)) in cases.into_iter().enumerate() {
             let got = v1(t, token, secret, k, now).map(|_| ());

@@ -3,7 +3,7 @@
 use std::{io::Write, path::PathBuf, time::Duration};
 
 use clap::Parser;
-use privatelink_operator::sim::{Sim, SimConfig, Timing, World, serve};
+use privatelink_sim::{Sim, SimConfig, Timing, World, serve};
 
 #[derive(Debug, Parser)]
 #[command(name = "privatelink-sim", version, about = "Alibaba Cloud PrivateLink OpenAPI simulator")]
@@ -29,6 +29,10 @@ struct Args {
     /// ClientToken retention.
     #[arg(long, default_value_t = 86400.0)]
     token_ttl_seconds: f64,
+    /// Longest lifetime of STS credentials issued by AssumeRole / AssumeRoleWithOIDC (tests shorten it
+    /// to see credentials expire; a shorter requested DurationSeconds wins).
+    #[arg(long, default_value_t = 3600.0)]
+    sts_duration_seconds: f64,
     /// Requests per second per account (0 = unlimited).
     #[arg(long, default_value_t = 0.0)]
     qps_limit: f64,
@@ -66,6 +70,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         qps_limit: args.qps_limit.max(0.0),
         token_ttl: secs("token-ttl-seconds", args.token_ttl_seconds)?,
+        sts_duration: secs("sts-duration-seconds", args.sts_duration_seconds)?,
     };
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     let addr = listener.local_addr()?;

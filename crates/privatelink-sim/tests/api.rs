@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use privatelink_operator::sim::{Sim, SimConfig, Timing, World, router, serve};
+use privatelink_sim::{Sim, SimConfig, Timing, World, router, serve};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tower::ServiceExt;
@@ -266,6 +266,8 @@ async fn admin_journal_idempotency_and_reset() {
     assert_eq!((c.status, code(&c)), (400, "IdempotenceSignatureMismatch"));
     // Same token for another action is a different key.
     let sid = a.body["ServiceId"].as_str().unwrap();
+    // The whitelist takes changes only while the service is Active.
+    sim.wait_status(&[("RegionId", "cn-hangzhou"), ("ServiceId", sid)], "Active").await;
     let u = sim
         .v3(
             "AddUserToVpcEndpointService",
@@ -288,7 +290,7 @@ async fn admin_journal_idempotency_and_reset() {
     assert_eq!(s0["connectBandwidth"], 3072);
 
     let (_, j) = sim.admin(reqwest::Method::GET, "journal", None).await;
-    assert_eq!(j["total"], 4);
+    assert_eq!(j["counts"]["AddUserToVpcEndpointService"], json!({"OK": 1}));
     assert_eq!(j["counts"]["CreateVpcEndpointService"], json!({"OK": 2, "IdempotenceSignatureMismatch": 1}));
     let call = &j["calls"][0];
     assert_eq!(call["action"], "CreateVpcEndpointService");
@@ -478,7 +480,11 @@ async fn lazy_states_and_admin_mutations() {
         .await;
     assert_eq!(s, 200);
     let upd = with(&get, &[("ServiceDescription", "x")]);
-    assert_eq!(code(&sim.v3("UpdateVpcEndpointServiceAttribute", &upd).await), "EndpointServiceLocked");
+    // A FinancialLocked service refuses writes as a state that does not allow them.
+    assert_eq!(
+        code(&sim.v3("UpdateVpcEndpointServiceAttribute", &upd).await),
+        "EndpointServiceOperationDenied"
+    );
     sim.admin(
         reqwest::Method::POST,
         &format!("services/{sid}/status"),
@@ -514,12 +520,20 @@ async fn lazy_states_and_admin_mutations() {
     loop {
         let c = code(&sim.v3("DeleteVpcEndpointService", &get).await).to_string();
         if c != "EndpointServiceConnectionDependence" {
-            assert_eq!(c, "OK");
+            // Disconnected; the backends are still attached.
+            assert_eq!(c, "EndpointServiceDependenceViolation");
             break;
         }
         assert!(Instant::now() < deadline, "connection never disconnected");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    for (id, zone) in [("nlb-sim-001", "cn-hangzhou-h"), ("nlb-extra", "cn-hangzhou-j")] {
+        let detach = with(&get, &[("ResourceId", id), ("ResourceType", "nlb"), ("ZoneId", zone)]);
+        let r = sim.v3("DetachResourceFromVpcEndpointService", &detach).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        sim.wait_status(&get, "Active").await;
+    }
+    assert_eq!(sim.v3("DeleteVpcEndpointService", &get).await.status, 200);
     let (_, services) = sim.admin(reqwest::Method::GET, "services", None).await;
     assert_eq!(services["services"][0]["serviceStatus"], "Deleting");
     sim.wait_status(&get, "EndpointServiceNotFound").await;

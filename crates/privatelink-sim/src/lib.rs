@@ -6,12 +6,13 @@
 //! - [`auth`]: picks the scheme, checks key state, clock skew, signature, STS token.
 //! - [`params`]: query + form parameter handling (`Name.N.Field` lists, booleans).
 //! - [`world`]: accounts, keys, regions, load balancers, quotas (default world documented in README.md).
-//! - [`model`]: services/connections with lazily computed status transitions.
-//! - [`ops`]: the 19 operations.
+//! - [`model`]: services, connections, endpoints with lazily computed status transitions.
+//! - [`ops`]: the operations, one file per API area, one table from action name to handler
+//!   (PrivateLink services, resources, users, connections, tags, endpoints; STS).
 //! - [`state`]: ClientToken cache, nonce memory, rate limiter, journal, faults (all bounded).
 //! - [`server`]: axum/hyper front end and the `/_sim/` admin API.
 //!
-//! See `src/sim/README.md` for the default world, the admin API and measured throughput.
+//! See `README.md` for the default world, the admin API and measured throughput.
 
 pub mod auth;
 pub mod error;
@@ -21,7 +22,6 @@ pub mod params;
 pub mod server;
 pub mod sign;
 pub mod state;
-pub mod sts;
 pub mod world;
 
 pub use error::ApiError;

@@ -26,17 +26,16 @@ use super::{
     auth::{self, AuthRequest, MAX_SKEW},
     error::ApiError,
     model::{Store, Timing},
-    ops::{self, Ctx},
+    ops::{self, Auth, Ctx},
     params::Params,
     state::{
         Call, FaultKind, FaultSpec, Faults, Journal, NonceCache, RateLimiter, TokenCache, TokenLookup,
         fingerprint_hash,
     },
-    sts,
     world::{LoadBalancer, World},
 };
 
-pub const API_VERSION: &str = "2020-04-15";
+pub const API_VERSION: &str = ops::PRIVATELINK_VERSION;
 
 /// Runtime-tunable settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -45,11 +44,18 @@ pub struct SimConfig {
     /// Requests per second per account; 0 = unlimited.
     pub qps_limit: f64,
     pub token_ttl: Duration,
+    /// Longest lifetime of STS credentials the simulator issues (the role's session limit still applies).
+    pub sts_duration: Duration,
 }
 
 impl Default for SimConfig {
     fn default() -> Self {
-        Self { timing: Timing::default(), qps_limit: 0.0, token_ttl: Duration::from_secs(86400) }
+        Self {
+            timing: Timing::default(),
+            qps_limit: 0.0,
+            token_ttl: Duration::from_secs(86400),
+            sts_duration: Duration::from_secs(3600),
+        }
     }
 }
 
@@ -232,12 +238,7 @@ async fn process(
             None,
         );
     }
-    if action == sts::ASSUME_ROLE_WITH_OIDC && version == Some(sts::STS_VERSION) {
-        // Anonymous by design (RRSA): no signature, no access key.
-        let result = sts::assume_role_with_oidc(&sim.inner.lock().world, params, jiff::Timestamp::now());
-        return Outcome { result, account: None, fault: None, lose: None, replayed: false };
-    }
-    if version != Some(API_VERSION) {
+    let Some(table) = version.and_then(ops::table) else {
         return Outcome::err(
             ApiError::bad(
                 "InvalidVersion",
@@ -245,8 +246,8 @@ async fn process(
             ),
             None,
         );
-    }
-    if !ops::ACTIONS.contains(&action) {
+    };
+    let Some(op) = table.iter().find(|op| op.action == action) else {
         return Outcome::err(
             ApiError::new(
                 404,
@@ -255,13 +256,31 @@ async fn process(
             ),
             None,
         );
+    };
+    if op.auth == Auth::Anonymous {
+        let mut g = sim.inner.lock();
+        let g = &mut *g;
+        let ctx = Ctx {
+            account: "",
+            principal: "",
+            sts_caller: false,
+            now: Instant::now(),
+            wall: jiff::Timestamp::now(),
+            timing: g.cfg.timing,
+            sts_duration: g.cfg.sts_duration,
+        };
+        let result = (op.handler)(&mut g.store, &g.world, &ctx, params);
+        return Outcome { result, account: None, fault: None, lose: None, replayed: false };
     }
     // Authenticate: key lookup under the lock, HMAC outside it.
     let ak = match req.access_key_id() {
         Ok(ak) => ak,
         Err(e) => return Outcome::err(e, None),
     };
-    let key = sim.inner.lock().world.access_key(&ak).cloned();
+    let key = {
+        let g = sim.inner.lock();
+        g.world.access_key(&ak).or_else(|| g.store.sts.get(&ak)).cloned()
+    };
     let wall = jiff::Timestamp::now();
     let verified = match auth::verify(req, key.as_ref(), wall) {
         Ok(v) => v,
@@ -309,14 +328,14 @@ async fn process(
     }
     let mut g = sim.inner.lock();
     let g = &mut *g;
-    if g.world.account(&account).is_some_and(|a| !a.product_opened) {
+    if version == Some(API_VERSION) && g.world.account(&account).is_some_and(|a| !a.product_opened) {
         return Outcome::err(
             ApiError::bad("NeedOpenProduct", "The product is not activated."),
             Some(account),
         );
     }
     let now = Instant::now();
-    let token = params.opt("ClientToken").filter(|_| ops::is_mutating(action));
+    let token = params.opt("ClientToken").filter(|_| op.mutating);
     let token_key =
         token.map(|t| (TokenCache::key(&account, action, t), fingerprint_hash(&params.fingerprint())));
     let lose_label = decision.lose.as_ref().map(|_| "lose_response".to_string());
@@ -343,8 +362,16 @@ async fn process(
             }
         }
     }
-    let ctx = Ctx { account: &account, now, wall: jiff::Timestamp::now(), timing: g.cfg.timing };
-    let result = ops::dispatch(action, &mut g.store, &g.world, &ctx, params);
+    let ctx = Ctx {
+        account: &account,
+        principal: key.principal(),
+        sts_caller: key.is_sts(),
+        now,
+        wall: jiff::Timestamp::now(),
+        timing: g.cfg.timing,
+        sts_duration: g.cfg.sts_duration,
+    };
+    let result = (op.handler)(&mut g.store, &g.world, &ctx, params);
     if let (Ok(v), Some((k, fp))) = (&result, token_key) {
         g.tokens.store(k, fp, v.clone(), now);
     }
@@ -377,8 +404,39 @@ async fn journal_delete(State(sim): State<Arc<Sim>>) -> Json<Value> {
 
 async fn services(State(sim): State<Arc<Sim>>) -> Json<Value> {
     let mut g = sim.inner.lock();
-    let list: Vec<Value> = g.store.settled(Instant::now()).map(|s| s.admin_json()).collect();
+    let list: Vec<Value> = g.store.services.settled(Instant::now()).map(|s| s.admin_json()).collect();
     Json(json!({"services": list}))
+}
+
+async fn endpoints(State(sim): State<Arc<Sim>>) -> Json<Value> {
+    let mut g = sim.inner.lock();
+    let list: Vec<Value> = g
+        .store
+        .endpoints
+        .settled(Instant::now())
+        .map(|e| {
+            json!({"accountId": e.account_id, "regionId": e.region_id, "endpointId": e.endpoint_id,
+                   "serviceId": e.service_id, "vpcId": e.vpc_id, "endpointStatus": e.status(),
+                   "zones": e.zone_ids(),
+                   "securityGroups": e.security_groups.iter().map(|g| g.id.clone()).collect::<Vec<_>>()})
+        })
+        .collect();
+    Json(json!({"endpoints": list}))
+}
+
+/// Issued STS credentials, secrets included: tests use it to prove that no secret reaches a log.
+async fn sts_credentials(State(sim): State<Arc<Sim>>) -> Json<Value> {
+    let g = sim.inner.lock();
+    let list: Vec<Value> = g
+        .store
+        .sts
+        .all()
+        .map(|k| {
+            json!({"accessKeyId": k.id, "accessKeySecret": k.secret, "securityToken": k.security_token,
+                   "accountId": k.account_id, "principal": k.principal, "expiration": k.expiration})
+        })
+        .collect();
+    Json(json!({"credentials": list}))
 }
 
 async fn faults_get(State(sim): State<Arc<Sim>>) -> Json<Value> {
@@ -411,6 +469,7 @@ struct ConfigPatch {
     delete_seconds: Option<f64>,
     qps_limit: Option<f64>,
     token_ttl_seconds: Option<f64>,
+    sts_duration_seconds: Option<f64>,
     service_quota: Option<usize>,
 }
 
@@ -425,6 +484,7 @@ fn config_json(g: &Inner) -> Value {
         "deleteSeconds": g.cfg.timing.delete.as_secs_f64(),
         "qpsLimit": g.cfg.qps_limit,
         "tokenTtlSeconds": g.cfg.token_ttl.as_secs_f64(),
+        "stsDurationSeconds": g.cfg.sts_duration.as_secs_f64(),
         "serviceQuota": g.world.service_quota,
     })
 }
@@ -449,7 +509,8 @@ async fn config_put(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
     let res = apply(patch.create_seconds, &mut cfg.timing.create)
         .and_then(|_| apply(patch.update_seconds, &mut cfg.timing.update))
         .and_then(|_| apply(patch.delete_seconds, &mut cfg.timing.delete))
-        .and_then(|_| apply(patch.token_ttl_seconds, &mut cfg.token_ttl));
+        .and_then(|_| apply(patch.token_ttl_seconds, &mut cfg.token_ttl))
+        .and_then(|_| apply(patch.sts_duration_seconds, &mut cfg.sts_duration));
     if let Err(e) = res {
         return admin_error(StatusCode::BAD_REQUEST, e);
     }
@@ -481,7 +542,7 @@ async fn connections_post(State(sim): State<Arc<Sim>>, body: Bytes) -> Response 
         Err(e) => return admin_error(StatusCode::BAD_REQUEST, e.to_string()),
     };
     let mut g = sim.inner.lock();
-    match ops::add_connection(
+    match ops::connections::add_connection(
         &mut g.store,
         &c.service_id,
         c.endpoint_id,
@@ -524,12 +585,11 @@ async fn service_status_post(State(sim): State<Arc<Sim>>, Path(id): Path<String>
         Err(e) => return admin_error(StatusCode::BAD_REQUEST, e.to_string()),
     };
     let mut g = sim.inner.lock();
-    let Some(s) = g.store.find_mut(&id, Instant::now()) else {
+    let Some(s) = g.store.services.find_mut(&id, Instant::now()) else {
         return admin_error(StatusCode::NOT_FOUND, format!("service {id} not found"));
     };
     if let Some(st) = f.service_status {
-        s.status = st;
-        s.until = None;
+        s.phase = crate::model::Phase::new(&st);
     }
     if let Some(b) = f.service_business_status {
         s.business_status = b;
@@ -546,6 +606,8 @@ pub fn router(sim: Arc<Sim>, admin: bool) -> Router {
             .route("/_sim/reset", post(reset))
             .route("/_sim/journal", get(journal_get).delete(journal_delete))
             .route("/_sim/services", get(services))
+            .route("/_sim/endpoints", get(endpoints))
+            .route("/_sim/sts", get(sts_credentials))
             .route("/_sim/faults", get(faults_get).post(faults_post).delete(faults_delete))
             .route("/_sim/config", get(config_get).put(config_put))
             .route("/_sim/connections", post(connections_post))
