@@ -217,7 +217,13 @@ impl AliCloudClient {
         if let Some(m) = &self.metrics {
             m.cloud_call(O::ACTION, &code, elapsed);
         }
-        let body = result?;
+        let body = match result {
+            Err(CallError::Cloud(e)) if O::DONE_CODES.contains(&e.code.as_str()) => {
+                debug!(action = O::ACTION, code = %e.code, request_id = %e.request_id, "already in place");
+                serde_json::json!({"RequestId": e.request_id})
+            }
+            r => r?,
+        };
         let request_id = body.get("RequestId").and_then(|v| v.as_str()).unwrap_or_default();
         debug!(action = O::ACTION, request_id, elapsed, "alicloud call succeeded");
         serde_json::from_value(body)

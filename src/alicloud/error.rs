@@ -66,14 +66,23 @@ const RETRYABLE: &[&str] = &[
     "IdempotenceProcessing",
     "GenerateResourceIdFailed",
     "ServiceTimeout",
+    "SystemError",
+    // Temporary credentials ran out: the next call fetches fresh ones.
+    "InvalidSecurityToken.Expired",
 ];
 
 /// Codes that mean "the service is busy or in the wrong state; wait for it".
+/// The service (or a consumer's endpoint) is in a state that blocks the call for now: a task runs, or a
+/// dependency (attached resources, live or pending connections) must go first.
 const BUSY: &[&str] = &[
     "EndpointServiceLocked",
     "EndpointServiceOperationDenied",
     "EndpointServiceConnectionDependence",
+    "EndpointServiceDependenceViolation",
+    "DeleteFailedDueToEndpointExist",
     "EndpointLocked",
+    "EndpointOperationDenied",
+    "EndpointConnectionOperationDenied",
 ];
 
 /// Classify an Alibaba error by code; the HTTP status only decides for unknown codes.
@@ -143,6 +152,13 @@ mod tests {
             ("EndpointServiceOperationDenied", 400, Busy),
             ("IncorrectStatus.VpcEndpointService", 400, Busy),
             ("EndpointServiceConnectionDependence", 400, Busy),
+            ("EndpointServiceDependenceViolation", 400, Busy),
+            ("DeleteFailedDueToEndpointExist", 400, Busy),
+            ("EndpointConnectionOperationDenied", 400, Busy),
+            ("InvalidSecurityToken.Expired", 400, Retryable),
+            ("UpdateBandWidthUnSupported", 400, Terminal),
+            ("InvalidResourceGroup", 400, Terminal),
+            ("AuthenticationFail.OIDCToken.Expired", 401, Terminal),
             ("EndpointServiceNotFound", 400, NotFound),
             ("EndpointServiceNotFound", 404, NotFound),
             ("MissingParam.RegionId", 400, Terminal),

@@ -19,15 +19,22 @@ pub trait Operation {
     fn region(&self) -> &str;
     /// Operation parameters in wire form.
     fn params(&self) -> Params;
+    /// Error codes that mean the change is already in place (the answer to a retry whose first attempt
+    /// committed but whose response was lost): the client reports them as success.
+    const DONE_CODES: &'static [&'static str] = &[];
 }
 
 /// Implements [`Operation`] for a request type with a `region_id` field.
 macro_rules! operation {
     ($ty:ty, $action:literal, $mutating:literal, $resp:ty, |$s:ident| $params:block) => {
+        operation!($ty, $action, $mutating, $resp, done = [], |$s| $params);
+    };
+    ($ty:ty, $action:literal, $mutating:literal, $resp:ty, done = [$($done:literal),*], |$s:ident| $params:block) => {
         impl Operation for $ty {
             type Response = $resp;
             const ACTION: &'static str = $action;
             const MUTATING: bool = $mutating;
+            const DONE_CODES: &'static [&'static str] = &[$($done),*];
             fn region(&self) -> &str {
                 &self.region_id
             }
@@ -291,7 +298,7 @@ pub struct UntagResources {
     pub tag_keys: Vec<String>,
 }
 
-operation!(UntagResources, "UntagResources", true, Empty, |self| {
+operation!(UntagResources, "UntagResources", true, Empty, done = ["TagInfoNotExist"], |self| {
     Params::new()
         .put("RegionId", &self.region_id)
         .put("ResourceType", "vpcendpointservice")
@@ -341,9 +348,14 @@ pub struct AttachResource {
     pub resource: ResourceParam,
 }
 
-operation!(AttachResource, "AttachResourceToVpcEndpointService", true, Empty, |self| {
-    resource_change_params(&self.region_id, &self.service_id, &self.resource)
-});
+operation!(
+    AttachResource,
+    "AttachResourceToVpcEndpointService",
+    true,
+    Empty,
+    done = ["EndpointServiceResourceExist"],
+    |self| { resource_change_params(&self.region_id, &self.service_id, &self.resource) }
+);
 
 /// `DetachResourceFromVpcEndpointService`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -353,9 +365,14 @@ pub struct DetachResource {
     pub resource: ResourceParam,
 }
 
-operation!(DetachResource, "DetachResourceFromVpcEndpointService", true, Empty, |self| {
-    resource_change_params(&self.region_id, &self.service_id, &self.resource)
-});
+operation!(
+    DetachResource,
+    "DetachResourceFromVpcEndpointService",
+    true,
+    Empty,
+    done = ["EndpointServiceResourceNotFound"],
+    |self| { resource_change_params(&self.region_id, &self.service_id, &self.resource) }
+);
 
 fn resource_change_params(region_id: &str, service_id: &str, r: &ResourceParam) -> Params {
     Params::new()

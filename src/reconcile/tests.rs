@@ -139,3 +139,54 @@ async fn orphan_policy_releases_without_a_cloud_call() {
     assert_eq!(patch.body[1]["path"], "/metadata/finalizers/0");
     task.await.unwrap().expect("reconcile succeeds");
 }
+
+#[tokio::test]
+async fn a_retried_attach_or_detach_whose_first_answer_was_lost_counts_as_done() {
+    use crate::alicloud::{
+        Credentials,
+        ops::{
+            AttachResource, CreateVpcEndpointService, DetachResource, GetVpcEndpointServiceAttribute,
+            ResourceParam,
+        },
+    };
+    let (_sim, url) = start_sim().await;
+    let (ctx, _api) = context(&url);
+    let creds = Credentials::new("sim-ak-default", "sim-secret-default", None);
+    let nlb = |id: &str, zone: &str| ResourceParam {
+        resource_type: "nlb".into(),
+        resource_id: id.into(),
+        zone_id: Some(zone.into()),
+    };
+    let create = CreateVpcEndpointService {
+        region_id: "cn-hangzhou".into(),
+        service_resource_type: Some("nlb".into()),
+        resources: vec![nlb("nlb-sim-001", "cn-hangzhou-h")],
+        ..Default::default()
+    };
+    let sid = ctx.cloud.call(&creds, &create).await.unwrap().service_id;
+    let get = GetVpcEndpointServiceAttribute { region_id: "cn-hangzhou".into(), service_id: sid.clone() };
+    let active = || async {
+        for _ in 0..100 {
+            if ctx.cloud.call(&creds, &get).await.unwrap().service_status.as_deref() == Some("Active") {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("service never Active");
+    };
+    active().await;
+    let attach = AttachResource {
+        region_id: "cn-hangzhou".into(),
+        service_id: sid.clone(),
+        resource: nlb("nlb-sim-002", "cn-hangzhou-i"),
+    };
+    ctx.cloud.call(&creds, &attach).await.unwrap();
+    active().await;
+    // The simulator answers EndpointServiceResourceExist; the client reports the attach as done.
+    ctx.cloud.call(&creds, &attach).await.expect("second attach is already in place");
+    let detach =
+        DetachResource { region_id: "cn-hangzhou".into(), service_id: sid, resource: attach.resource };
+    ctx.cloud.call(&creds, &detach).await.unwrap();
+    active().await;
+    ctx.cloud.call(&creds, &detach).await.expect("second detach is already in place");
+}

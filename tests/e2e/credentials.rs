@@ -63,8 +63,15 @@ async fn rrsa_exchanges_the_oidc_token_and_needs_no_access_key() {
     let ctx = Ctx::new("rrsa").await;
     let sim = ctx.start_sim(&[]).await;
     let token = ctx.log_dir.join("rrsa-token");
-    std::fs::write(&token, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.c2lnbmF0dXJl\n")
-        .unwrap();
+    // A projected service-account token as ACK issues it: the registered issuer, audience
+    // sts.aliyuncs.com, valid for an hour.
+    let exp = jiff::Timestamp::now().as_second() + 3600;
+    let jwt = privatelink_sim::ops::sts::test_token(
+        privatelink_sim::world::SIM_OIDC_ISSUER,
+        "sts.aliyuncs.com",
+        exp,
+    );
+    std::fs::write(&token, format!("{jwt}\n")).unwrap();
     let env = [
         ("ALIBABA_CLOUD_ROLE_ARN", "acs:ram::1234567890123456:role/privatelink-operator"),
         ("ALIBABA_CLOUD_OIDC_PROVIDER_ARN", "acs:ram::1234567890123456:oidc-provider/ack-rrsa-e2e"),
@@ -86,5 +93,10 @@ async fn rrsa_exchanges_the_oidc_token_and_needs_no_access_key() {
     assert_eq!(exchanges.len(), 1, "one token exchange, then cached credentials: {exchanges:#?}");
     let log = strip_ansi(&op.proc.log_text());
     assert!(log.contains("RRSA role acs:ram::1234567890123456:role/privatelink-operator"), "{log}");
-    assert!(!log.contains("sim-sts-secret") && !log.contains("sim-sts-token"), "STS secrets in the log");
+    let issued = sim.sts_credentials().await;
+    assert_eq!(issued.len(), 1, "{issued:#?}");
+    for field in ["accessKeySecret", "securityToken"] {
+        let secret = issued[0][field].as_str().unwrap();
+        assert!(!log.contains(secret), "the STS {field} leaked into the log");
+    }
 }

@@ -628,6 +628,12 @@ impl Sim {
             .unwrap_or_default()
     }
 
+    /// STS credentials the simulator issued, secrets included (`GET /_sim/sts`).
+    pub async fn sts_credentials(&self) -> Vec<Value> {
+        let v = self.send(reqwest::Method::GET, "sts", None).await;
+        v["credentials"].as_array().cloned().unwrap_or_default()
+    }
+
     pub async fn services(&self) -> Vec<Value> {
         let v = self.send(reqwest::Method::GET, "services", None).await;
         v["services"].as_array().cloned().unwrap_or_default()

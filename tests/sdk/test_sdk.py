@@ -1,6 +1,5 @@
-"""The official Python SDK (alibabacloud-privatelink20200415 4.0.9) against privatelink-sim."""
+"""The official Python SDK (alibabacloud-privatelink20200415 4.0.9) against privatelink-sim: provider side."""
 
-import time
 import uuid
 
 import pytest
@@ -8,45 +7,10 @@ from alibabacloud_privatelink20200415 import models as m
 from alibabacloud_tea_openapi.exceptions import ClientException, ServerException, ThrottlingException
 
 from conftest import DEFAULT_ACCOUNT, OTHER_ACCOUNT
-
-REGION = "cn-hangzhou"
-
-
-def create_req(**kw):
-    base = dict(region_id=REGION, service_resource_type="nlb", service_description="sdk test",
-                auto_accept_enabled=True, zone_affinity_enabled=False,
-                resource=[m.CreateVpcEndpointServiceRequestResource(resource_type="nlb", resource_id="nlb-sim-001",
-                                                                   zone_id="cn-hangzhou-h")],
-                tag=[m.CreateVpcEndpointServiceRequestTag(key="env", value="dev")])
-    base.update(kw)
-    return m.CreateVpcEndpointServiceRequest(**base)
+from sdkutil import REGION, SIGNATURES, client_error, create_req, get, poll, refused, wait_gone, wait_status
 
 
-def get(c, sid, rt):
-    return c.get_vpc_endpoint_service_attribute_with_options(
-        m.GetVpcEndpointServiceAttributeRequest(region_id=REGION, service_id=sid), rt).body
-
-
-def wait_status(c, sid, rt, want, timeout=5.0):
-    seen = []
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        st = get(c, sid, rt).service_status
-        if not seen or seen[-1] != st:
-            seen.append(st)
-        if st == want:
-            return seen
-        time.sleep(0.05)
-    raise AssertionError(f"{sid} never reached {want}; saw {seen}")
-
-
-def client_error(fn):
-    with pytest.raises(ClientException) as ei:
-        fn()
-    return ei.value
-
-
-@pytest.mark.parametrize("v2", [False, True], ids=["v3-acs3-hmac-sha256", "v2-hmac-sha1"])
+@pytest.mark.parametrize(**SIGNATURES)
 def test_full_lifecycle(sim, runtime, v2):
     c = sim.client(v2=v2)
     r = c.create_vpc_endpoint_service_with_options(create_req(client_token=str(uuid.uuid4())), runtime)
@@ -107,9 +71,15 @@ def test_full_lifecycle(sim, runtime, v2):
         region_id=REGION, resource_type="vpcendpointservice", resource_id=[sid]), runtime).body.tag_resources
     assert sorted((t.tag_key, t.tag_value) for t in rows) == [("env", "dev"), ("team", "net")]
 
-    c.change_resource_group_with_options(m.ChangeResourceGroupRequest(
-        resource_group_id="rg-sdk-test", resource_id=sid, resource_type="VpcEndpointService"), runtime)
-    assert get(c, sid, runtime).resource_group_id == "rg-sdk-test"
+    assert get(c, sid, runtime).resource_group_id == "rg-sim-default"
+    move = lambda rg, rtype="VpcEndpointService": c.change_resource_group_with_options(  # noqa: E731
+        m.ChangeResourceGroupRequest(resource_group_id=rg, resource_id=sid, resource_type=rtype), runtime)
+    refused(lambda: move("rg-sdk-test"), "InvalidResourceGroup")
+    refused(lambda: move("rg-sim-locked"), "NoPermission.ChangeResourceGroup")
+    # ResourceType defaults to VpcEndpoint: a service id is no endpoint.
+    refused(lambda: move("rg-sim-001", None), "ResourceNotFound")
+    move("rg-sim-001")
+    assert get(c, sid, runtime).resource_group_id == "rg-sim-001"
 
     # Paging with a tag filter across more than one page.
     for i in range(4):
@@ -134,21 +104,28 @@ def test_full_lifecycle(sim, runtime, v2):
         region_id=REGION, service_id=sid), runtime).body.services)
     assert {t.key for t in listed.tags} == {"env", "team"}
 
-    c.delete_vpc_endpoint_service_with_options(m.DeleteVpcEndpointServiceRequest(
-        region_id=REGION, service_id=sid), runtime)
+    # Strict delete: every backend resource must be detached first (zone-scoped for nlb: ZoneId required).
+    delete = lambda: c.delete_vpc_endpoint_service_with_options(  # noqa: E731
+        m.DeleteVpcEndpointServiceRequest(region_id=REGION, service_id=sid), runtime)
+    refused(delete, "EndpointServiceDependenceViolation")
+    detach = lambda **kw: c.detach_resource_from_vpc_endpoint_service_with_options(  # noqa: E731
+        m.DetachResourceFromVpcEndpointServiceRequest(region_id=REGION, service_id=sid, resource_id="nlb-sim-001",
+                                                      resource_type="nlb", **kw), runtime)
+    refused(detach, "MissingParam.ZoneId")
+    refused(lambda: detach(zone_id="cn-hangzhou-i"), "EndpointServiceResourceNotFound")
+    detach(zone_id="cn-hangzhou-h")
+    assert get(c, sid, runtime).service_status == "Pending"
+    refused(delete, "EndpointServiceOperationDenied")
+    wait_status(c, sid, runtime, "Active")
+    g = get(c, sid, runtime)
+    assert g.zones == [] and c.list_vpc_endpoint_service_resources_with_options(
+        m.ListVpcEndpointServiceResourcesRequest(region_id=REGION, service_id=sid), runtime).body.resources == []
+    delete()
     assert get(c, sid, runtime).service_status == "Deleting"
-    deadline = time.time() + 5
-    while True:
-        try:
-            get(c, sid, runtime)
-        except ClientException as e:
-            assert (e.code, e.status_code) == ("EndpointServiceNotFound", 400)
-            break
-        assert time.time() < deadline, "service never disappeared"
-        time.sleep(0.05)
+    assert wait_gone(c, sid, runtime) == ["Deleting", "EndpointServiceNotFound"]
 
 
-@pytest.mark.parametrize("v2", [False, True])
+@pytest.mark.parametrize(**SIGNATURES)
 def test_sts_credentials(sim, runtime, v2):
     c = sim.client("sts", v2=v2)
     sid = c.create_vpc_endpoint_service_with_options(create_req(), runtime).body.service_id
@@ -158,7 +135,7 @@ def test_sts_credentials(sim, runtime, v2):
     assert e.code == "InvalidSecurityToken.MismatchWithAccessKey"
 
 
-@pytest.mark.parametrize("v2", [False, True])
+@pytest.mark.parametrize(**SIGNATURES)
 def test_authentication_failures(sim, runtime, v2):
     req = m.ListVpcEndpointServicesRequest(region_id=REGION)
     e = client_error(lambda: sim.client(v2=v2, secret="nope").list_vpc_endpoint_services_with_options(req, runtime))
@@ -285,61 +262,180 @@ def test_account_isolation(sim, runtime):
 def test_mutations_refused_while_not_active(sim, runtime):
     sim.admin("PUT", "config", {"createSeconds": 30})
     c = sim.client()
-    sid = c.create_vpc_endpoint_service_with_options(create_req(), runtime).body.service_id
-    e = client_error(lambda: c.update_vpc_endpoint_service_attribute_with_options(
-        m.UpdateVpcEndpointServiceAttributeRequest(region_id=REGION, service_id=sid, service_description="x"),
-        runtime))
-    assert e.code == "EndpointServiceOperationDenied"
-    e = client_error(lambda: c.delete_vpc_endpoint_service_with_options(
-        m.DeleteVpcEndpointServiceRequest(region_id=REGION, service_id=sid), runtime))
-    assert e.code == "IncorrectStatus.VpcEndpointService"
-    sim.admin("POST", f"services/{sid}/status", {"serviceStatus": "Active", "serviceBusinessStatus": "FinancialLocked"})
-    e = client_error(lambda: c.delete_vpc_endpoint_service_with_options(
-        m.DeleteVpcEndpointServiceRequest(region_id=REGION, service_id=sid), runtime))
-    assert e.code == "EndpointServiceLocked"
+
+    def writes(sid):
+        """Each write on sid, as a thunk."""
+        return {
+            "UpdateVpcEndpointServiceAttribute": lambda: c.update_vpc_endpoint_service_attribute_with_options(
+                m.UpdateVpcEndpointServiceAttributeRequest(region_id=REGION, service_id=sid,
+                                                           service_description="x"), runtime),
+            "DeleteVpcEndpointService": lambda: c.delete_vpc_endpoint_service_with_options(
+                m.DeleteVpcEndpointServiceRequest(region_id=REGION, service_id=sid), runtime),
+            "AttachResourceToVpcEndpointService": lambda: c.attach_resource_to_vpc_endpoint_service_with_options(
+                m.AttachResourceToVpcEndpointServiceRequest(region_id=REGION, service_id=sid, resource_type="nlb",
+                                                            resource_id="nlb-sim-003", zone_id="cn-hangzhou-i"),
+                runtime),
+            "DetachResourceFromVpcEndpointService":
+                lambda: c.detach_resource_from_vpc_endpoint_service_with_options(
+                    m.DetachResourceFromVpcEndpointServiceRequest(region_id=REGION, service_id=sid,
+                                                                  resource_type="nlb", resource_id="nlb-sim-001",
+                                                                  zone_id="cn-hangzhou-h"), runtime),
+            "UpdateVpcEndpointServiceResourceAttribute":
+                lambda: c.update_vpc_endpoint_service_resource_attribute_with_options(
+                    m.UpdateVpcEndpointServiceResourceAttributeRequest(region_id=REGION, service_id=sid,
+                                                                       resource_id="nlb-sim-001",
+                                                                       zone_id="cn-hangzhou-h",
+                                                                       auto_allocated_enabled=True), runtime),
+            "AddUserToVpcEndpointService": lambda: c.add_user_to_vpc_endpoint_service_with_options(
+                m.AddUserToVpcEndpointServiceRequest(region_id=REGION, service_id=sid,
+                                                     user_id=int(OTHER_ACCOUNT)), runtime),
+            "RemoveUserFromVpcEndpointService": lambda: c.remove_user_from_vpc_endpoint_service_with_options(
+                m.RemoveUserFromVpcEndpointServiceRequest(region_id=REGION, service_id=sid,
+                                                          user_id=int(OTHER_ACCOUNT)), runtime),
+        }
+
+    def codes(sid):
+        return {action: client_error(fn).code for action, fn in writes(sid).items()}
+
+    denied = "EndpointServiceOperationDenied"
+    # Creating: every write is denied.
+    creating = c.create_vpc_endpoint_service_with_options(create_req(), runtime).body.service_id
+    assert codes(creating) == dict.fromkeys(writes(creating), denied)
+    # FinancialLocked (Active, but overdue): every write is denied too.
+    sim.admin("POST", f"services/{creating}/status",
+              {"serviceStatus": "Active", "serviceBusinessStatus": "FinancialLocked"})
+    assert get(c, creating, runtime).service_business_status == "FinancialLocked"
+    assert codes(creating) == dict.fromkeys(writes(creating), denied)
+
+    # Pending for a resource task (attach/detach): the service is locked, a transient state the client
+    # may wait out: Update and UpdateVpcEndpointServiceResourceAttribute say EndpointServiceLocked.
+    sim.admin("PUT", "config", {"createSeconds": 0, "updateSeconds": 30})
+    busy = c.create_vpc_endpoint_service_with_options(create_req(), runtime).body.service_id
+    assert get(c, busy, runtime).service_status == "Active"
+    writes(busy)["AttachResourceToVpcEndpointService"]()
+    assert get(c, busy, runtime).service_status == "Pending"
+    locked = {"UpdateVpcEndpointServiceAttribute", "UpdateVpcEndpointServiceResourceAttribute"}
+    assert codes(busy) == {a: "EndpointServiceLocked" if a in locked else denied for a in writes(busy)}
+
+    # Pending for an attribute change: not a resource task, so plain EndpointServiceOperationDenied.
+    upd = c.create_vpc_endpoint_service_with_options(create_req(), runtime).body.service_id
+    writes(upd)["UpdateVpcEndpointServiceAttribute"]()
+    assert get(c, upd, runtime).service_status == "Pending"
+    assert codes(upd) == dict.fromkeys(writes(upd), denied)
+    assert all(e.status_code == 400 for e in [client_error(fn) for fn in writes(upd).values()])
 
 
 def test_connection_dependence(sim, runtime):
     sim.admin("PUT", "config", {"createSeconds": 0})
     c = sim.client()
     sid = c.create_vpc_endpoint_service_with_options(create_req(), runtime).body.service_id
+    # An admin-made connection (no real endpoint behind it) counts for every zone of the service.
     ep = sim.admin("POST", "connections", {"serviceId": sid, "endpointOwnerId": int(OTHER_ACCOUNT)})["endpointId"]
     delete = lambda: c.delete_vpc_endpoint_service_with_options(  # noqa: E731
         m.DeleteVpcEndpointServiceRequest(region_id=REGION, service_id=sid), runtime)
-    assert client_error(delete).code == "EndpointServiceConnectionDependence"
+    detach = lambda: c.detach_resource_from_vpc_endpoint_service_with_options(  # noqa: E731
+        m.DetachResourceFromVpcEndpointServiceRequest(region_id=REGION, service_id=sid, resource_id="nlb-sim-001",
+                                                      resource_type="nlb", zone_id="cn-hangzhou-h"), runtime)
+    refused(delete, "EndpointServiceConnectionDependence")
+    refused(detach, "EndpointServiceConnectionDependence")
     conns = c.list_vpc_endpoint_connections_with_options(m.ListVpcEndpointConnectionsRequest(
         region_id=REGION, service_id=sid), runtime).body
     assert [(x.endpoint_id, x.connection_status, x.endpoint_owner_id) for x in conns.connections] == [
         (ep, "Connected", int(OTHER_ACCOUNT))]
-    c.update_vpc_endpoint_connection_attribute_with_options(m.UpdateVpcEndpointConnectionAttributeRequest(
-        region_id=REGION, service_id=sid, endpoint_id=ep, bandwidth=2048), runtime)
+    assert conns.total_count == "1"
+    update = lambda **kw: c.update_vpc_endpoint_connection_attribute_with_options(  # noqa: E731
+        m.UpdateVpcEndpointConnectionAttributeRequest(region_id=REGION, service_id=sid, endpoint_id=ep, **kw),
+        runtime)
+    # NLB services have no per-connection bandwidth; the traffic control mode can change.
+    refused(lambda: update(bandwidth=2048), "UpdateBandWidthUnSupported")
+    update(traffic_control_mode="BandwidthLimit")
     c.disable_vpc_endpoint_connection_with_options(m.DisableVpcEndpointConnectionRequest(
         region_id=REGION, service_id=sid, endpoint_id=ep), runtime)
+
     def connection():
         return c.list_vpc_endpoint_connections_with_options(m.ListVpcEndpointConnectionsRequest(
             region_id=REGION, endpoint_id=ep), runtime).body.connections[0]
 
-    def wait_connection(want, via):
-        deadline = time.time() + 5
-        while True:
-            st = connection()
-            if st.connection_status == want:
-                return st
-            assert st.connection_status == via and time.time() < deadline, st.connection_status
-            time.sleep(0.05)
-
-    assert wait_connection("Disconnected", "Disconnecting").bandwidth == 2048
-    e = client_error(lambda: c.update_vpc_endpoint_connection_attribute_with_options(
-        m.UpdateVpcEndpointConnectionAttributeRequest(region_id=REGION, service_id=sid, endpoint_id=ep,
-                                                      bandwidth=1024), runtime))
-    assert e.code == "IncorrectStatus.VpcEndpointConnection"
+    status = lambda: connection().connection_status  # noqa: E731
+    # Busy while in transition.
+    refused(lambda: update(traffic_control_mode="Scalability"), "EndpointConnectionOperationDenied")
+    assert poll(status, "Disconnected") == ["Disconnecting", "Disconnected"]
+    x = connection()
+    assert (x.traffic_control_mode, x.bandwidth) == ("BandwidthLimit", 3072)
     c.enable_vpc_endpoint_connection_with_options(m.EnableVpcEndpointConnectionRequest(
         region_id=REGION, service_id=sid, endpoint_id=ep), runtime)
-    wait_connection("Connected", "Connecting")
+    assert poll(status, "Connected") == ["Connecting", "Connected"]
+    refused(delete, "EndpointServiceConnectionDependence")
     c.disable_vpc_endpoint_connection_with_options(m.DisableVpcEndpointConnectionRequest(
         region_id=REGION, service_id=sid, endpoint_id=ep), runtime)
-    wait_connection("Disconnected", "Disconnecting")
+    assert poll(status, "Disconnected") == ["Disconnecting", "Disconnected"]
+    # Disconnected: no connection dependence left, but the backend is still attached.
+    refused(delete, "EndpointServiceDependenceViolation")
+    detach()
+    wait_status(c, sid, runtime, "Active")
     delete()
+    assert get(c, sid, runtime).service_status == "Deleting"
     j = sim.admin("GET", "journal")
-    assert j["counts"]["DeleteVpcEndpointService"] == {"EndpointServiceConnectionDependence": 1, "OK": 1}
-    assert [x["serviceId"] for x in j["calls"] if x["action"] == "DeleteVpcEndpointService"] == [sid, sid]
+    assert j["counts"]["DeleteVpcEndpointService"] == {
+        "EndpointServiceConnectionDependence": 2, "EndpointServiceDependenceViolation": 1, "OK": 1}
+    assert j["counts"]["DetachResourceFromVpcEndpointService"] == {"EndpointServiceConnectionDependence": 1, "OK": 1}
+    assert {x["serviceId"] for x in j["calls"] if x["action"] == "DeleteVpcEndpointService"} == {sid}
+
+
+def test_connection_bandwidth_on_clb_service(sim, runtime):
+    sim.admin("PUT", "config", {"createSeconds": 0})
+    c = sim.client()
+    sid = c.create_vpc_endpoint_service_with_options(create_req(
+        service_resource_type="slb",
+        resource=[m.CreateVpcEndpointServiceRequestResource(resource_type="slb", resource_id="lb-sim-slb-001")]),
+        runtime).body.service_id
+    assert get(c, sid, runtime).connect_bandwidth == 3072
+    ep = sim.admin("POST", "connections", {"serviceId": sid})["endpointId"]
+    update = lambda bw: c.update_vpc_endpoint_connection_attribute_with_options(  # noqa: E731
+        m.UpdateVpcEndpointConnectionAttributeRequest(region_id=REGION, service_id=sid, endpoint_id=ep,
+                                                      bandwidth=bw), runtime)
+    update(2048)
+    refused(lambda: update(99), "IllegalParamFormat.Bandwidth")
+    refused(lambda: update(10241), "IllegalParamFormat.Bandwidth")
+    x = c.list_vpc_endpoint_connections_with_options(m.ListVpcEndpointConnectionsRequest(
+        region_id=REGION, service_id=sid), runtime).body.connections
+    assert [(y.endpoint_id, y.bandwidth) for y in x] == [(ep, 2048)]
+    # A CLB service has no zone-scoped backends: DetachResource needs no ZoneId (and is still refused
+    # while the connection holds the backend).
+    refused(lambda: c.detach_resource_from_vpc_endpoint_service_with_options(
+        m.DetachResourceFromVpcEndpointServiceRequest(region_id=REGION, service_id=sid, resource_id="lb-sim-slb-001",
+                                                      resource_type="slb"), runtime),
+        "EndpointServiceConnectionDependence")
+
+
+def test_tag_api_codes(sim, runtime):
+    sim.admin("PUT", "config", {"createSeconds": 0})
+    c = sim.client()
+    sid = c.create_vpc_endpoint_service_with_options(create_req(), runtime).body.service_id
+    T = m.TagResourcesRequestTag
+    tag = lambda tags, ids=(sid,): c.tag_resources_with_options(m.TagResourcesRequest(  # noqa: E731
+        region_id=REGION, resource_type="vpcendpointservice", resource_id=list(ids), tag=tags), runtime)
+    cases = [
+        ([T(value="1")], "MissingTagKeyParam"),
+        ([T(key="aliyun:x", value="1")], "IllegalTagKeyParam"),
+        ([T(key="https://x", value="1")], "IllegalTagKeyParam"),
+        ([T(key="x", value="acs:1")], "IllegalTagValueParam"),
+        ([T(key="x", value="aliyun-1")], "IllegalTagValueParam"),
+        ([T(key="x", value="1"), T(key="x", value="2")], "DuplicatedTagKey"),
+        ([T(key=f"k{i}", value="v") for i in range(20)], "QuotaExceed.TagsPerResource"),  # 20 + env=dev
+    ]
+    for tags, code in cases:
+        refused(lambda: tag(tags), code)
+    refused(lambda: tag([T(key="a", value="1")], ids=["epsrv-doesnotexist"]), "InvalidResourceId.NotFound")
+    tag([T(key=f"k{i}", value="v") for i in range(19)])  # exactly 20 with env=dev
+    untag = lambda keys: c.untag_resources_with_options(m.UntagResourcesRequest(  # noqa: E731
+        region_id=REGION, resource_type="vpcendpointservice", resource_id=[sid], tag_key=keys), runtime)
+    refused(lambda: untag(["nope"]), "TagInfoNotExist")
+    refused(lambda: untag(["k1", "k1"]), "DuplicatedTagKey")
+    untag([f"k{i}" for i in range(19)])
+    refused(lambda: c.list_tag_resources_with_options(m.ListTagResourcesRequest(
+        region_id=REGION, resource_type="vpcendpointservice"), runtime), "MissingResourceIdOrTagParam")
+    rows = c.list_tag_resources_with_options(m.ListTagResourcesRequest(
+        region_id=REGION, resource_type="vpcendpointservice",
+        tag=[m.ListTagResourcesRequestTag(key="env")]), runtime).body.tag_resources
+    assert [(r.resource_id, r.tag_key, r.tag_value) for r in rows] == [(sid, "env", "dev")]

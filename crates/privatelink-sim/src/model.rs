@@ -191,9 +191,10 @@ impl Connection {
         matches!(self.status(), "Connecting" | "Connected" | "Disconnecting")
     }
 
-    /// Whether this connection uses a resource in `zone`.
+    /// Whether this connection uses a resource in `zone`. An admin-made connection has no endpoint and
+    /// counts for every zone; a real endpoint only for the zones it has.
     pub fn covers(&self, zone: &str) -> bool {
-        self.zones.is_empty() || self.zones.iter().any(|z| z == zone)
+        (!self.has_endpoint && self.zones.is_empty()) || self.zones.iter().any(|z| z == zone)
     }
 }
 
@@ -660,6 +661,10 @@ mod tests {
             has_endpoint: true,
         };
         assert!(c.holds_resources() && c.covers("z1") && !c.covers("z2"));
+        let zoneless = Connection { zones: vec![], ..c.clone() };
+        assert!(!zoneless.covers("z1"), "an endpoint without zones uses no resource");
+        let admin = Connection { has_endpoint: false, ..zoneless };
+        assert!(admin.covers("z1"), "an admin connection counts for every zone");
         c.transition("Disconnecting", "Disconnected", now, Duration::from_secs(1));
         c.settle(now);
         assert_eq!(c.status(), "Disconnecting");

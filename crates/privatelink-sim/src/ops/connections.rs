@@ -135,6 +135,11 @@ pub fn list(store: &mut Store, world: &World, ctx: &Ctx, p: &Params) -> ApiResul
     let region = region(world, p)?.id.clone();
     let (start, size) = page_params(p, 1000)?;
     let owner = p.int("EndpointOwnerId")?;
+    if let Some(sid) = p.opt("ServiceId")
+        && store.service_mut(ctx.account, Some(&region), sid, ctx.now).is_none()
+    {
+        return Err(ApiError::not_found());
+    }
     let mut views: HashMap<String, EndpointView> = HashMap::new();
     let mut conn_status: HashMap<String, String> = HashMap::new();
     for s in store.services.settled(ctx.now) {

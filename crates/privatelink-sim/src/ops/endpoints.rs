@@ -146,8 +146,12 @@ fn endpoint_body(e: &Endpoint, conn: &str) -> Value {
         "ServiceName": e.service_name,
         "VpcId": e.vpc_id,
         "RegionId": e.region_id,
+        "ServiceRegionId": e.region_id,
         "ResourceGroupId": e.resource_group_id,
         "CreateTime": e.create_time,
+        "ProtectedEnabled": e.protected,
+        "AddressIpVersion": "IPv4",
+        "CrossRegionBandwidth": 0,
         "Bandwidth": 3072,
         "ZonePrivateIpAddressCount": 1,
         "ZoneAffinityEnabled": e.zone_affinity,
@@ -344,8 +348,7 @@ pub fn create(store: &mut Store, world: &World, ctx: &Ctx, p: &Params) -> ApiRes
     if let Some(s) = store.services.find_mut(&service.service_id, ctx.now) {
         s.connections.push(conn);
     }
-    let mut body = endpoint_body(&e, &status);
-    body["ServiceRegionId"] = json!(region);
+    let body = endpoint_body(&e, &status);
     store.endpoints.insert(e);
     Ok(body)
 }
@@ -717,7 +720,7 @@ mod tests {
         let sid = service(&mut env, false);
         let s = format!("&ServiceId={sid}");
         let cases: Vec<(&str, String, &str)> = vec![
-            (B, format!("{EP}"), "MissingParam.ServiceId"),
+            (B, EP.to_string(), "MissingParam.ServiceId"),
             (B, format!("{EP}&ServiceId=epsrv-none"), "EndpointServiceNotFound"),
             (B, EP.replace("vpc-sim-b", "vpc-sim-a") + &s, "VpcNotFound"),
             ("3234567890123456", format!("{EP}{s}"), "VpcNotFound"),

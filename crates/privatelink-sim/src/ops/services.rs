@@ -200,6 +200,15 @@ pub fn update(store: &mut Store, _: &World, ctx: &Ctx, p: &Params) -> ApiResult<
     if bw.is_some() && s.bandwidth_fixed() {
         return Err(update_bandwidth_unsupported());
     }
+    // Taking IPv6 away from consumers that use the service (INFERRED trigger).
+    let downgrade = (ipv == Some("IPv4") && s.address_ip_version == "DualStack")
+        || (ipv6 == Some(false) && s.support_ipv6);
+    if downgrade && s.connections.iter().any(|c| c.holds_resources()) {
+        return Err(ApiError::bad(
+            "EndpointServiceDowngradeNotAllowed",
+            "The IP version of an endpoint service with connected endpoints cannot be downgraded.",
+        ));
+    }
     dry_run(p)?;
     if let Some(d) = description {
         s.description = d;

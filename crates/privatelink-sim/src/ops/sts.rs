@@ -179,7 +179,7 @@ pub fn assume_role_with_oidc(store: &mut Store, world: &World, ctx: &Ctx, p: &Pa
     if exp.is_none_or(|e| e <= ctx.wall.as_second()) {
         return Err(oidc_fail("OIDCToken.Expired", "This JsonWebToken is expired."));
     }
-    if !role.trusted_oidc_providers.iter().any(|n| *n == provider.name) {
+    if !role.trusted_oidc_providers.contains(&provider.name) {
         return Err(oidc_fail("NoPermission", "The role does not trust the OIDC provider."));
     }
     let role = role.clone();
