@@ -7,6 +7,7 @@ pub mod ops;
 pub mod params;
 pub mod rrsa;
 pub mod signer;
+pub mod vocab;
 
 pub use client::{AliCloudClient, CallError, ClientConfig};
 pub use credentials::Credentials;

@@ -187,6 +187,17 @@ pub struct ServiceAttributes {
     pub tags: Vec<TagParam>,
 }
 
+impl ServiceAttributes {
+    /// The typed `ServiceStatus` (absent reads as an unknown, unsettled state).
+    pub fn status(&self) -> super::vocab::ServiceStatus {
+        super::vocab::ServiceStatus::parse(self.service_status.as_deref().unwrap_or_default())
+    }
+    /// The typed `ServiceBusinessStatus` (absent reads as `Normal`).
+    pub fn business_status(&self) -> super::vocab::BusinessStatus {
+        super::vocab::BusinessStatus::parse(self.service_business_status.as_deref().unwrap_or("Normal"))
+    }
+}
+
 /// `UpdateVpcEndpointServiceAttribute`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UpdateVpcEndpointServiceAttribute {
@@ -443,3 +454,152 @@ operation!(ChangeResourceGroup, "ChangeResourceGroup", true, Empty, |self| {
 pub struct Empty {
     pub request_id: String,
 }
+
+/// `ListVpcEndpointConnections` of one service (provider side).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListConnections {
+    pub region_id: String,
+    pub service_id: String,
+    pub next_token: Option<String>,
+}
+
+operation!(ListConnections, "ListVpcEndpointConnections", false, ListConnectionsResponse, |self| {
+    Params::new()
+        .put("RegionId", &self.region_id)
+        .put("ServiceId", &self.service_id)
+        .put("MaxResults", "50")
+        .opt("NextToken", self.next_token.clone())
+});
+
+/// A connection row of `ListVpcEndpointConnections`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ConnectionRow {
+    pub endpoint_id: String,
+    pub endpoint_owner_id: Option<u64>,
+    pub connection_status: String,
+}
+
+impl ConnectionRow {
+    /// The typed status.
+    pub fn status(&self) -> super::vocab::ConnectionStatus {
+        super::vocab::ConnectionStatus::parse(&self.connection_status)
+    }
+}
+
+/// Answer of `ListVpcEndpointConnections`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListConnectionsResponse {
+    pub request_id: String,
+    pub next_token: Option<String>,
+    pub connections: Vec<ConnectionRow>,
+}
+
+/// `AddUserToVpcEndpointService`: allow an account to connect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddUser {
+    pub region_id: String,
+    pub service_id: String,
+    pub user_id: u64,
+}
+
+operation!(AddUser, "AddUserToVpcEndpointService", true, Empty, |self| {
+    Params::new()
+        .put("RegionId", &self.region_id)
+        .put("ServiceId", &self.service_id)
+        .put("UserId", self.user_id.to_string())
+});
+
+// ---- Consumer side (the endpoint in the consumer's VPC) ----
+
+/// A zone of an endpoint: where its network interface lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointZoneParam {
+    pub zone_id: String,
+    pub v_switch_id: String,
+}
+
+/// `CreateVpcEndpoint`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CreateVpcEndpoint {
+    pub region_id: String,
+    pub client_token: Option<String>,
+    pub vpc_id: String,
+    pub service_id: String,
+    pub security_group_ids: Vec<String>,
+    pub zones: Vec<EndpointZoneParam>,
+}
+
+operation!(CreateVpcEndpoint, "CreateVpcEndpoint", true, EndpointAttributes, |self| {
+    let mut p = Params::new()
+        .put("RegionId", &self.region_id)
+        .put("VpcId", &self.vpc_id)
+        .put("ServiceId", &self.service_id)
+        .opt("ClientToken", self.client_token.clone());
+    for (i, g) in self.security_group_ids.iter().enumerate() {
+        p = p.put(&format!("SecurityGroupId.{}", i + 1), g);
+    }
+    for (i, z) in self.zones.iter().enumerate() {
+        p = p
+            .put(&format!("Zone.{}.ZoneId", i + 1), &z.zone_id)
+            .put(&format!("Zone.{}.VSwitchId", i + 1), &z.v_switch_id);
+    }
+    p
+});
+
+/// `GetVpcEndpointAttribute`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GetVpcEndpointAttribute {
+    pub region_id: String,
+    pub endpoint_id: String,
+}
+
+operation!(GetVpcEndpointAttribute, "GetVpcEndpointAttribute", false, EndpointAttributes, |self| {
+    Params::new().put("RegionId", &self.region_id).put("EndpointId", &self.endpoint_id)
+});
+
+/// An endpoint as Create/Get report it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct EndpointAttributes {
+    pub request_id: String,
+    pub endpoint_id: String,
+    pub endpoint_status: Option<String>,
+    pub connection_status: Option<String>,
+    pub endpoint_domain: Option<String>,
+    pub service_id: Option<String>,
+}
+
+/// `RemoveZoneFromVpcEndpoint`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoveZoneFromVpcEndpoint {
+    pub region_id: String,
+    pub endpoint_id: String,
+    pub zone_id: String,
+}
+
+operation!(
+    RemoveZoneFromVpcEndpoint,
+    "RemoveZoneFromVpcEndpoint",
+    true,
+    Empty,
+    done = ["EndpointZoneNotFound"],
+    |self| {
+        Params::new()
+            .put("RegionId", &self.region_id)
+            .put("EndpointId", &self.endpoint_id)
+            .put("ZoneId", &self.zone_id)
+    }
+);
+
+/// `DeleteVpcEndpoint`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeleteVpcEndpoint {
+    pub region_id: String,
+    pub endpoint_id: String,
+}
+
+operation!(DeleteVpcEndpoint, "DeleteVpcEndpoint", true, Empty, |self| {
+    Params::new().put("RegionId", &self.region_id).put("EndpointId", &self.endpoint_id)
+});

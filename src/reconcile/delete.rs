@@ -1,6 +1,7 @@
-//! Cleanup under the finalizer: delete the endpoint service and hold the object until Alibaba
-//! reports it gone. Returning an error keeps the finalizer (kube-runtime's contract); returning `Ok`
-//! releases the object.
+//! Cleanup under the finalizer: observe, ask [`plan::teardown`], act, report. Returning an error keeps
+//! the finalizer (kube-runtime's contract); returning `Ok` releases the object.
+
+use std::time::Duration;
 
 use kube::{
     Api,
@@ -8,29 +9,30 @@ use kube::{
 };
 use tracing::{info, warn};
 
-use super::{Context, fail, observe, status::Phase, write_phase};
+use super::{
+    Context, fail, observe,
+    plan::{self, Release, Seen, Teardown},
+    status::Phase,
+    write_phase,
+};
 use crate::{
     alicloud::{
-        CallError,
+        CallError, Credentials,
         ops::{DeleteVpcEndpointService, DetachResource, GetVpcEndpointServiceAttribute, ResourceParam},
+        vocab::ServiceStatus,
     },
     crd::{DeletionPolicy, VpcEndpointService},
     error::{Error, Result},
 };
 
-/// The next teardown step of an existing service.
-enum Teardown {
-    /// Detach this backend resource first.
-    Detach(ResourceParam),
-    /// Delete the service.
-    Delete,
-    /// The service is not Active (Creating, Pending, Deleting): look again later.
-    Wait,
-}
+/// How often a teardown held by live consumer connections looks again.
+pub const BLOCKED_RECHECK: Duration = Duration::from_secs(30);
+/// How often a teardown of a `FinancialLocked` service looks again.
+pub const LOCKED_RECHECK: Duration = Duration::from_secs(300);
 
-/// Still deleting: keep the finalizer and poll.
-fn still_deleting(service_id: &str) -> Error {
-    Error::Requeue { reason: format!("endpoint service {service_id} is being deleted"), after: None }
+/// Keep the finalizer and look again (after `after`, or at the polling pace).
+fn again(service_id: &str, after: Option<Duration>) -> Error {
+    Error::Requeue { reason: format!("endpoint service {service_id} is being deleted"), after }
 }
 
 pub(super) async fn cleanup(
@@ -40,12 +42,8 @@ pub(super) async fn cleanup(
 ) -> Result<Action> {
     let st = obj.status.clone().unwrap_or_default();
     if obj.spec.deletion_policy == Some(DeletionPolicy::Orphan) {
-        let note = format!(
-            "deletionPolicy Orphan: endpoint service {} left in Alibaba Cloud",
-            st.service_id.as_deref().unwrap_or("(none)")
-        );
-        ctx.publish(obj, EventType::Normal, "Orphaned", "Delete", note).await;
-        return Ok(Action::await_change());
+        let step = plan::teardown(true, &Seen::NoneKnown);
+        return released(obj, ctx, st.service_id.as_deref().unwrap_or("(none)"), step).await;
     }
     let uid = obj.metadata.uid.clone().unwrap_or_default();
     let creds = match observe::credentials(obj, ctx).await {
@@ -58,87 +56,188 @@ pub(super) async fn cleanup(
         Err(e) => return fail(obj, ctx, api, st, e).await,
     };
     let region = obj.region().to_string();
-    let service_id = match st.service_id.clone() {
-        Some(id) => id,
-        // The Create may have happened without its answer reaching us: look for our ownership tag.
-        None => match observe::find_owned(ctx, &creds, &region, &uid).await {
-            Ok(Some(attrs)) => attrs.service_id,
-            Ok(None) => return Ok(Action::await_change()),
-            Err(e) if e.is_terminal() => {
-                warn!(error = %e, "releasing an object that never got a service; lookup rejected");
-                return Ok(Action::await_change());
-            }
-            Err(e) => return fail(obj, ctx, api, st, e).await,
-        },
+    let (service_id, seen) = match see(ctx, &creds, &region, st.service_id.clone(), &uid).await {
+        Ok(x) => x,
+        Err(e) => return fail(obj, ctx, api, st, e).await,
     };
-    let get = GetVpcEndpointServiceAttribute { region_id: region.clone(), service_id: service_id.clone() };
-    let attrs = match ctx.cloud.call(&creds, &get).await {
-        Ok(a) => a,
-        Err(e) if e.cloud().is_some_and(|c| c.is_not_found()) => {
-            return Ok(deleted(obj, ctx, &service_id).await);
+    let step = plan::teardown(false, &seen);
+    let sid = service_id.clone().unwrap_or_default();
+    let (result, phase, after): (std::result::Result<(), CallError>, Phase, Option<Duration>) = match step {
+        Teardown::Release(_) => return released(obj, ctx, &sid, step).await,
+        Teardown::Confirm => (
+            Ok(()),
+            deleting(format!("endpoint service {sid} reads as gone but is still listed; confirming")),
+            None,
+        ),
+        Teardown::Wait(status) => (Ok(()), deleting(waiting(&sid, &status)), None),
+        Teardown::Locked(business) => {
+            let phase = Phase::Failed {
+                reason: business.to_string(),
+                message: format!(
+                    "endpoint service {sid} is {business} in Alibaba Cloud and refuses changes; deletion resumes once the account is settled"
+                ),
+                terminal: false,
+            };
+            (Ok(()), phase, Some(LOCKED_RECHECK))
         }
-        Err(e) => return fail(obj, ctx, api, st, e.into()).await,
-    };
-    // PrivateLink wants the backend resources removed before the service, and both calls need an Active
-    // service: detach one resource at a time (each takes the service through Pending), then delete.
-    let cloud_status = attrs.service_status.clone().unwrap_or_default();
-    let next = if cloud_status == "Active" {
-        match observe::resources(ctx, &creds, &region, &service_id).await {
-            Ok(attached) => attached.into_iter().next(),
-            Err(e) => return fail(obj, ctx, api, st, e).await,
+        Teardown::Blocked { endpoints } => {
+            let phase = Phase::Failed {
+                reason: "DeletionBlocked".into(),
+                message: plan::blocked_message(&sid, &endpoints),
+                terminal: false,
+            };
+            (Ok(()), phase, Some(BLOCKED_RECHECK))
         }
-        .map(|r| ResourceParam {
-            resource_type: r.resource_type,
-            resource_id: r.resource_id,
-            zone_id: r.zone_id.filter(|z| !z.is_empty()),
-        })
-        .map_or(Teardown::Delete, Teardown::Detach)
-    } else {
-        Teardown::Wait
-    };
-    let deleting = matches!(next, Teardown::Delete) || cloud_status == "Deleting";
-    let (result, what) = match next {
         Teardown::Detach(resource) => {
-            let op = DetachResource { region_id: region, service_id: service_id.clone(), resource };
-            (ctx.cloud.call(&creds, &op).await.map(drop), "detaching the resources of")
+            let what = format!("detaching {} from endpoint service {sid}", resource.resource_id);
+            (detach(ctx, &creds, &region, &sid, resource).await, deleting(what), None)
         }
         Teardown::Delete => {
-            let op = DeleteVpcEndpointService { region_id: region, service_id: service_id.clone() };
+            let op = DeleteVpcEndpointService { region_id: region, service_id: sid.clone() };
             let r = ctx.cloud.call(&creds, &op).await;
             if let Ok(r) = &r {
-                info!(service_id, request_id = %r.request_id, "deleting endpoint service");
+                info!(service_id = sid, request_id = %r.request_id, "deleting endpoint service");
             }
-            (r.map(drop), "deleting")
+            let what =
+                format!("deleting endpoint service {sid}; waiting until Alibaba Cloud reports it gone");
+            (r.map(drop), deleting(what), None)
         }
-        Teardown::Wait => (Ok(()), if deleting { "deleting" } else { "waiting to delete" }),
     };
+    let mut st = st;
+    if service_id.is_some() {
+        st.service_id = service_id;
+    }
     match result {
         Ok(()) => {}
-        Err(e) if e.cloud().is_some_and(|c| c.is_not_found()) => {
-            return Ok(deleted(obj, ctx, &service_id).await);
-        }
-        // The service must settle before it can be deleted: poll, do not back off.
+        // Gone under our feet: the next pass confirms it with a second read.
+        Err(e) if e.cloud().is_some_and(|c| c.is_not_found()) => {}
+        // The service must settle before it can be changed: poll, do not back off.
         Err(CallError::Cloud(c)) if c.code.starts_with("IncorrectStatus") => {}
         Err(e) => return fail(obj, ctx, api, st, e.into()).await,
     }
-    let mut st = st;
-    st.service_status = Some(if deleting { "Deleting".into() } else { cloud_status });
-    let message =
-        format!("{what} endpoint service {service_id}; waiting until Alibaba Cloud reports it gone");
-    // Keep the finalizer: return an error that only schedules the next poll.
-    write_phase(obj, ctx, api, st, &Phase::Progressing { reason: "Deleting".into(), message }).await?;
-    Err(still_deleting(&service_id))
+    if let Phase::Progressing { .. } = phase {
+        st.service_status = Some("Deleting".into());
+    }
+    write_phase(obj, ctx, api, st, &phase).await?;
+    Err(again(&sid, after))
 }
 
-async fn deleted(obj: &VpcEndpointService, ctx: &Context, service_id: &str) -> Action {
-    info!(service_id, "endpoint service deleted");
-    ctx.publish(
-        obj,
-        EventType::Normal,
-        "Deleted",
-        "Delete",
-        format!("Deleted endpoint service {service_id}"),
-    )
-    .await;
-    Action::await_change()
+fn deleting(message: String) -> Phase {
+    Phase::Progressing { reason: "Deleting".into(), message }
+}
+
+fn waiting(sid: &str, status: &ServiceStatus) -> String {
+    match status {
+        ServiceStatus::Deleting => {
+            format!("endpoint service {sid} is being deleted; waiting until Alibaba Cloud reports it gone")
+        }
+        other => format!("endpoint service {sid} is {other}; waiting for it to settle before deleting"),
+    }
+}
+
+async fn detach(
+    ctx: &Context,
+    creds: &Credentials,
+    region: &str,
+    sid: &str,
+    resource: ResourceParam,
+) -> std::result::Result<(), CallError> {
+    let op = DetachResource { region_id: region.into(), service_id: sid.into(), resource };
+    ctx.cloud.call(creds, &op).await.map(drop)
+}
+
+/// Observe the service for teardown: which ID, and what the cloud says about it. Get is believed only
+/// together with the ownership-tag lookup; a service owned by this object under another ID (a duplicate)
+/// is torn down too.
+async fn see(
+    ctx: &Context,
+    creds: &Credentials,
+    region: &str,
+    recorded: Option<String>,
+    uid: &str,
+) -> Result<(Option<String>, Seen)> {
+    let mut id = recorded;
+    for _ in 0..2 {
+        let Some(sid) = id.clone() else {
+            // The Create may have happened without its answer reaching us: look for our ownership tag.
+            return Ok(match observe::find_owned(ctx, creds, region, uid).await? {
+                Some(attrs) => (Some(attrs.service_id.clone()), present(ctx, creds, region, &attrs).await?),
+                None => (None, Seen::NoneKnown),
+            });
+        };
+        let get = GetVpcEndpointServiceAttribute { region_id: region.into(), service_id: sid.clone() };
+        match ctx.cloud.call(creds, &get).await {
+            Ok(attrs) => return Ok((Some(sid), present(ctx, creds, region, &attrs).await?)),
+            Err(e) if e.cloud().is_some_and(|c| c.is_not_found()) => {
+                let listed = observe::owned(ctx, creds, region, uid).await?;
+                if let Some(same) = listed.iter().find(|s| s.service_id == sid) {
+                    return Ok((Some(sid), Seen::NotFound { listed: Some(same.status()) }));
+                }
+                match listed.into_iter().find(|s| s.status() != ServiceStatus::Deleting) {
+                    // Another service of ours: tear that one down next.
+                    Some(other) => id = Some(other.service_id),
+                    None => return Ok((Some(sid), Seen::NotFound { listed: None })),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // Still listed under yet another ID while Get denies it: the reads disagree, look again.
+    Ok((id, Seen::NotFound { listed: Some(ServiceStatus::Other("Listed".into())) }))
+}
+
+/// A present service: its resources and connections are read only when they can matter.
+async fn present(
+    ctx: &Context,
+    creds: &Credentials,
+    region: &str,
+    attrs: &crate::alicloud::ops::ServiceAttributes,
+) -> Result<Seen> {
+    let status = attrs.status();
+    let settled = matches!(status, ServiceStatus::Active | ServiceStatus::Pending);
+    let (resources, connections) = if settled {
+        let sid = &attrs.service_id;
+        let resources = observe::resources(ctx, creds, region, sid)
+            .await?
+            .into_iter()
+            .map(|r| ResourceParam {
+                resource_type: r.resource_type,
+                resource_id: r.resource_id,
+                zone_id: r.zone_id.filter(|z| !z.is_empty()),
+            })
+            .collect();
+        (resources, observe::connections(ctx, creds, region, sid).await?)
+    } else {
+        (vec![], vec![])
+    };
+    Ok(Seen::Present { status, business: attrs.business_status(), resources, connections })
+}
+
+async fn released(
+    obj: &VpcEndpointService,
+    ctx: &Context,
+    service_id: &str,
+    step: Teardown,
+) -> Result<Action> {
+    match step {
+        Teardown::Release(Release::Orphaned) => {
+            let note = format!("deletionPolicy Orphan: endpoint service {service_id} left in Alibaba Cloud");
+            ctx.publish(obj, EventType::Normal, "Orphaned", "Delete", note).await;
+        }
+        Teardown::Release(Release::NeverCreated) => {
+            info!("no endpoint service was created for this object; releasing it");
+        }
+        _ => {
+            info!(service_id, "endpoint service deleted");
+            ctx.publish(
+                obj,
+                EventType::Normal,
+                "Deleted",
+                "Delete",
+                format!("Deleted endpoint service {service_id}"),
+            )
+            .await;
+        }
+    }
+    Ok(Action::await_change())
 }

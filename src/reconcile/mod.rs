@@ -2,7 +2,8 @@
 //!
 //! * [`observe`]: credentials and the cloud's view of the service (Get, or adoption by ownership tag).
 //! * [`create`], [`update`]: pure planning of Create / Update / tag / resource changes.
-//! * [`delete`]: the finalizer's cleanup.
+//! * [`plan`]: the decisions as pure functions (teardown so far), every safety rule a table row.
+//! * [`delete`]: the finalizer's cleanup (observe → [`plan::teardown`] → act → report).
 //! * [`status`]: conditions and the status patch.
 //! * [`schedule`]: when to look again (polling, backoff), pure.
 //!
@@ -13,6 +14,7 @@
 pub mod create;
 pub mod delete;
 pub mod observe;
+pub mod plan;
 pub mod schedule;
 pub mod status;
 #[cfg(test)]

@@ -3,14 +3,15 @@
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, ResourceExt};
 
-use super::Context;
+use super::{Context, plan};
 use crate::{
     alicloud::{
         Credentials,
         ops::{
-            GetVpcEndpointServiceAttribute, ListServiceResources, ListTagResources, ListVpcEndpointServices,
-            ServiceAttributes, ServiceResourceRow, TagParam,
+            GetVpcEndpointServiceAttribute, ListConnections, ListServiceResources, ListTagResources,
+            ListVpcEndpointServices, ServiceAttributes, ServiceResourceRow, TagParam,
         },
+        vocab::ServiceStatus,
     },
     crd::{OWNER_TAG_KEY, VpcEndpointService},
     error::{Error, Result},
@@ -85,13 +86,26 @@ pub async fn observe(
     })
 }
 
-/// The service carrying this object's ownership tag, if any (oldest first if there were several).
+/// The service carrying this object's ownership tag, if any (oldest first if there were several),
+/// not counting services being deleted.
 pub async fn find_owned(
     ctx: &Context,
     creds: &Credentials,
     region: &str,
     uid: &str,
 ) -> Result<Option<ServiceAttributes>> {
+    let mut found = owned(ctx, creds, region, uid).await?;
+    found.retain(|s| s.status() != ServiceStatus::Deleting);
+    Ok(found.into_iter().next())
+}
+
+/// Every service carrying this object's ownership tag, `Deleting` ones included, oldest first.
+pub async fn owned(
+    ctx: &Context,
+    creds: &Credentials,
+    region: &str,
+    uid: &str,
+) -> Result<Vec<ServiceAttributes>> {
     let list = ListVpcEndpointServices {
         region_id: region.to_string(),
         tags: vec![TagParam { key: OWNER_TAG_KEY.into(), value: uid.into() }],
@@ -99,9 +113,32 @@ pub async fn find_owned(
         ..Default::default()
     };
     let mut found = ctx.cloud.call(creds, &list).await?.services;
-    found.retain(|s| s.service_status.as_deref() != Some("Deleting"));
     found.sort_by(|a, b| a.create_time.cmp(&b.create_time));
-    Ok(found.into_iter().next())
+    Ok(found)
+}
+
+/// Every endpoint connection of a service.
+pub async fn connections(
+    ctx: &Context,
+    creds: &Credentials,
+    region: &str,
+    service_id: &str,
+) -> Result<Vec<plan::Connection>> {
+    let mut out = vec![];
+    let mut next_token = None;
+    loop {
+        let op = ListConnections { region_id: region.into(), service_id: service_id.into(), next_token };
+        let page = ctx.cloud.call(creds, &op).await?;
+        out.extend(
+            page.connections
+                .iter()
+                .map(|c| plan::Connection { endpoint_id: c.endpoint_id.clone(), status: c.status() }),
+        );
+        next_token = page.next_token.filter(|t| !t.is_empty());
+        if next_token.is_none() {
+            return Ok(out);
+        }
+    }
 }
 
 /// All backend resources of a service.

@@ -94,3 +94,112 @@ async fn orphan_policy_releases_the_object_and_keeps_the_cloud_service() {
     assert_eq!(cloud["serviceStatus"], "Active");
     assert!(sim.calls(DELETE).await.is_empty(), "Delete called despite deletionPolicy Orphan");
 }
+
+/// A consumer in account B, talking to the simulator through the operator's own signed client.
+struct Consumer {
+    cloud: privatelink_operator::alicloud::AliCloudClient,
+    creds: privatelink_operator::alicloud::Credentials,
+}
+
+impl Consumer {
+    fn new(sim: &Sim, ak: &str, sk: &str) -> Self {
+        use privatelink_operator::alicloud::{AliCloudClient, ClientConfig, Credentials};
+        let cfg = ClientConfig { endpoint: Some(sim.url.clone()), ..Default::default() };
+        Self { cloud: AliCloudClient::new(&cfg, None).unwrap(), creds: Credentials::new(ak, sk, None) }
+    }
+    async fn call<O: privatelink_operator::alicloud::ops::Operation>(&self, op: &O) -> O::Response {
+        self.cloud.call(&self.creds, op).await.unwrap_or_else(|e| panic!("{}: {e}", O::ACTION))
+    }
+}
+
+#[tokio::test]
+async fn deletion_waits_for_connected_consumers_and_finishes_when_they_leave() {
+    use privatelink_operator::alicloud::ops::{
+        AddUser, CreateVpcEndpoint, DeleteVpcEndpoint, EndpointZoneParam, GetVpcEndpointAttribute,
+        RemoveZoneFromVpcEndpoint,
+    };
+    let ctx = Ctx::new("delete-held").await;
+    let sim = ctx.start_sim(&[]).await;
+    let _op = ctx.start_operator(&sim);
+    ctx.create(service("held", "nlb-sim-003")).await;
+    let obj = ctx.wait_ready("held").await;
+    let sid = status_str(&obj, "serviceId").unwrap();
+
+    // The owner allows account B; B connects a real endpoint (the service auto-accepts).
+    let owner = Consumer::new(&sim, "sim-ak-default", "sim-secret-default");
+    owner
+        .call(&AddUser {
+            region_id: "cn-hangzhou".into(),
+            service_id: sid.clone(),
+            user_id: 2234567890123456,
+        })
+        .await;
+    let b = Consumer::new(&sim, "sim-ak-other", "sim-secret-other");
+    let ep = b
+        .call(&CreateVpcEndpoint {
+            region_id: "cn-hangzhou".into(),
+            vpc_id: "vpc-sim-b".into(),
+            service_id: sid.clone(),
+            security_group_ids: vec!["sg-sim-b-1".into()],
+            zones: vec![EndpointZoneParam {
+                zone_id: "cn-hangzhou-h".into(),
+                v_switch_id: "vsw-sim-b-h".into(),
+            }],
+            ..Default::default()
+        })
+        .await
+        .endpoint_id;
+    let get = GetVpcEndpointAttribute { region_id: "cn-hangzhou".into(), endpoint_id: ep.clone() };
+    ctx.wait_until("B's endpoint to be connected", Duration::from_secs(30), || async {
+        let a = b.call(&get).await;
+        match (a.endpoint_status.as_deref(), a.connection_status.as_deref()) {
+            (Some("Active"), Some("Connected")) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+
+    ctx.delete("held").await;
+    let obj = ctx
+        .wait_condition("held", "Ready", Duration::from_secs(30), |c| c["reason"] == "DeletionBlocked")
+        .await;
+    let ready = condition(&obj, "Ready").unwrap();
+    assert!(ready["message"].as_str().unwrap().contains(&ep), "the blocking endpoint is named: {ready}");
+    assert_eq!(condition(&obj, "Stalled").map(|c| c["status"].clone()), Some(json!("False")), "not terminal");
+    // Nothing that would cut B's traffic was even tried.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for action in ["DetachResourceFromVpcEndpointService", DELETE, "DisableVpcEndpointConnection"] {
+        assert!(sim.calls(action).await.is_empty(), "{action} called while B was connected");
+    }
+    assert_eq!(b.call(&get).await.connection_status.as_deref(), Some("Connected"));
+
+    // B leaves: zones first, then the endpoint. The operator finishes by itself.
+    b.call(&RemoveZoneFromVpcEndpoint {
+        region_id: "cn-hangzhou".into(),
+        endpoint_id: ep.clone(),
+        zone_id: "cn-hangzhou-h".into(),
+    })
+    .await;
+    ctx.wait_until("B's endpoint to settle without zones", Duration::from_secs(30), || async {
+        let a = b.call(&get).await;
+        if a.endpoint_status.as_deref() == Some("Active") { Ok(()) } else { Err(format!("{a:?}")) }
+    })
+    .await;
+    b.call(&DeleteVpcEndpoint { region_id: "cn-hangzhou".into(), endpoint_id: ep.clone() }).await;
+    let gone_at = std::time::Instant::now();
+    // The blocked teardown re-checks every 30 s.
+    ctx.wait_gone("held", Duration::from_secs(90)).await;
+    assert!(sim.service(&sid).await.is_none_or(|s| s["serviceStatus"] == "Deleting"), "service left behind");
+    let journal = sim.journal().await;
+    let calls = journal["calls"].as_array().unwrap();
+    let seq = |action: &str| {
+        calls.iter().filter(|c| c["action"] == action).map(|c| c["seq"].as_u64().unwrap()).min()
+    };
+    let endpoint_deleted = seq("DeleteVpcEndpoint").unwrap();
+    assert!(
+        seq("DetachResourceFromVpcEndpointService").unwrap() > endpoint_deleted,
+        "detached only after B left"
+    );
+    assert!(seq(DELETE).unwrap() > endpoint_deleted);
+    eprintln!("released {:?} after the endpoint was deleted", gone_at.elapsed());
+}

@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use privatelink_sim::{Sim, SimConfig, World, router};
+use privatelink_sim::{Sim, SimConfig, Timing, World, router};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -326,4 +326,109 @@ async fn admin_api_absent_when_disabled() {
         let resp = router(sim.clone(), admin).oneshot(req).await.unwrap();
         assert_eq!(resp.status().as_u16(), want);
     }
+}
+
+/// Every mutating consumer operation under `lose_response`: the change commits, the answer is lost,
+/// and a retry with the same ClientToken replays the original answer without a second change.
+#[tokio::test]
+async fn consumer_operations_commit_under_lost_responses_and_replay_by_token() {
+    let sim = TestSim::start(SimConfig {
+        timing: Timing { create: Duration::ZERO, update: Duration::ZERO, delete: Duration::ZERO },
+        ..SimConfig::default()
+    })
+    .await;
+    let b = Opts { ak: "sim-ak-other", sk: "sim-secret-other", ..Opts::default() };
+    let two_zones = with(
+        CREATE,
+        &[
+            ("Resource.2.ResourceType", "nlb"),
+            ("Resource.2.ResourceId", "nlb-sim-002"),
+            ("Resource.2.ZoneId", "cn-hangzhou-i"),
+            ("AutoAcceptEnabled", "true"),
+        ],
+    );
+    let svc = sim.v3("CreateVpcEndpointService", &two_zones).await;
+    let sid = svc.body["ServiceId"].as_str().unwrap().to_string();
+    let allow = [("RegionId", "cn-hangzhou"), ("ServiceId", sid.as_str()), ("UserId", "2234567890123456")];
+    assert_eq!(sim.v3("AddUserToVpcEndpointService", &allow).await.status, 200);
+    let endpoints = || async {
+        let (_, v) = sim.admin(reqwest::Method::GET, "endpoints", None).await;
+        v["endpoints"].as_array().cloned().unwrap_or_default()
+    };
+    let lose = |action: &str| {
+        let action = action.to_string();
+        let sim = &sim;
+        async move {
+            let f = json!({"action": action, "kind": "lose_response", "count": 1});
+            assert_eq!(sim.admin(reqwest::Method::POST, "faults", Some(f)).await.0, 200);
+        }
+    };
+
+    let create = [
+        ("RegionId", "cn-hangzhou"),
+        ("VpcId", "vpc-sim-b"),
+        ("ServiceId", sid.as_str()),
+        ("SecurityGroupId.1", "sg-sim-b-1"),
+        ("Zone.1.ZoneId", "cn-hangzhou-h"),
+        ("Zone.1.VSwitchId", "vsw-sim-b-h"),
+        ("ClientToken", "ep-create-1"),
+    ];
+    lose("CreateVpcEndpoint").await;
+    assert!(sim.try_v3("CreateVpcEndpoint", &create, &b).await.is_err(), "answer lost");
+    let after = endpoints().await;
+    assert_eq!(after.len(), 1, "committed: {after:?}");
+    let retry = sim.try_v3("CreateVpcEndpoint", &create, &b).await.unwrap();
+    assert_eq!(retry.body["EndpointId"], after[0]["endpointId"], "the retry replays the original endpoint");
+    assert_eq!(endpoints().await.len(), 1);
+    let ep = retry.body["EndpointId"].as_str().unwrap().to_string();
+
+    // Each step: (action, extra params, check of the committed state).
+    let e = |extra: &[(&'static str, &'static str)]| -> Vec<(String, String)> {
+        [("RegionId", "cn-hangzhou"), ("EndpointId", ep.as_str())]
+            .iter()
+            .chain(extra)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    type Check = fn(&Value) -> bool;
+    let steps: Vec<(&str, Vec<(String, String)>, Check)> = vec![
+        ("AddZoneToVpcEndpoint", e(&[("ZoneId", "cn-hangzhou-i"), ("VSwitchId", "vsw-sim-b-i")]), |v| {
+            v["zones"].as_array().unwrap().len() == 2
+        }),
+        ("AttachSecurityGroupToVpcEndpoint", e(&[("SecurityGroupId", "sg-sim-b-2")]), |v| {
+            v["securityGroups"].as_array().unwrap().len() == 2
+        }),
+        ("DetachSecurityGroupFromVpcEndpoint", e(&[("SecurityGroupId", "sg-sim-b-1")]), |v| {
+            v["securityGroups"] == json!(["sg-sim-b-2"])
+        }),
+        ("RemoveZoneFromVpcEndpoint", e(&[("ZoneId", "cn-hangzhou-i")]), |v| {
+            v["zones"] == json!(["cn-hangzhou-h"])
+        }),
+        ("RemoveZoneFromVpcEndpoint", e(&[("ZoneId", "cn-hangzhou-h")]), |v| v["zones"] == json!([])),
+        ("UpdateVpcEndpointAttribute", e(&[("EndpointName", "renamed")]), |_| true),
+        ("DeleteVpcEndpoint", e(&[]), |_| true),
+    ];
+    for (i, (action, params, committed)) in steps.into_iter().enumerate() {
+        let token = format!("ep-step-{i}");
+        let mut params = params;
+        params.push(("ClientToken".into(), token));
+        let q: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        lose(action).await;
+        assert!(sim.try_v3(action, &q, &b).await.is_err(), "{action}: answer lost");
+        let now = endpoints().await;
+        if action == "DeleteVpcEndpoint" {
+            assert!(now.is_empty(), "{action} committed: {now:?}");
+        } else {
+            assert!(committed(&now[0]), "{action} committed: {now:?}");
+        }
+        let r = sim.try_v3(action, &q, &b).await.unwrap();
+        assert_eq!(r.status, 200, "{action} retry replays: {}", r.body);
+    }
+    let get = [("RegionId", "cn-hangzhou"), ("EndpointId", ep.as_str())];
+    let r = sim.try_v3("GetVpcEndpointAttribute", &get, &b).await.unwrap();
+    assert_eq!(code(&r), "EndpointNotFound");
+    let (_, j) = sim.admin(reqwest::Method::GET, "journal", None).await;
+    let lost = j["calls"].as_array().unwrap().iter().filter(|c| c["fault"] == "lose_response").count();
+    let replayed = j["calls"].as_array().unwrap().iter().filter(|c| c["replayed"] == true).count();
+    assert_eq!((lost, replayed), (8, 8));
 }
