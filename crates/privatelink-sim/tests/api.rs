@@ -391,7 +391,8 @@ async fn consumer_operations_commit_under_lost_responses_and_replay_by_token() {
             .collect()
     };
     type Check = fn(&Value) -> bool;
-    let steps: Vec<(&str, Vec<(String, String)>, Check)> = vec![
+    type Step<'a> = (&'a str, Vec<(String, String)>, Check);
+    let steps: Vec<Step> = vec![
         ("AddZoneToVpcEndpoint", e(&[("ZoneId", "cn-hangzhou-i"), ("VSwitchId", "vsw-sim-b-i")]), |v| {
             v["zones"].as_array().unwrap().len() == 2
         }),
