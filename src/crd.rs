@@ -259,6 +259,10 @@ pub struct VpcEndpointServiceStatus {
     /// created a replacement.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaced_service_id: Option<String>,
+    /// ClientToken of this object's Create, written before the call so that every retry (after a crash,
+    /// a lost answer or a spec edit) sends the same one and Alibaba never creates a second service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_client_token: Option<String>,
 }
 
 fn conditions_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {

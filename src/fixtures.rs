@@ -58,6 +58,7 @@ use crate::{
 pub struct ApiServer(pub tower_test::mock::Handle<Request<Body>, Response<Body>>);
 
 /// One request seen by the mock apiserver.
+#[derive(Debug)]
 pub struct Seen {
     /// Method.
     pub method: String,

@@ -27,8 +27,7 @@ use crate::{
 
 /// How often a teardown held by live consumer connections looks again.
 pub const BLOCKED_RECHECK: Duration = Duration::from_secs(30);
-/// How often a teardown of a `FinancialLocked` service looks again.
-pub const LOCKED_RECHECK: Duration = Duration::from_secs(300);
+use super::schedule::LOCKED_RECHECK;
 
 /// Keep the finalizer and look again (after `after`, or at the polling pace).
 fn again(service_id: &str, after: Option<Duration>) -> Error {

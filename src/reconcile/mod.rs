@@ -248,20 +248,18 @@ async fn fail(
         other => other.to_string(),
     };
     let terminal = err.is_terminal();
-    let previous_reason =
-        status::condition(obj.status.as_ref(), status::cond::READY).map(|c| c.reason.clone());
-    apply_phase(
-        &mut st,
-        &Phase::Failed { reason: reason.clone(), message: message.clone(), terminal },
-        obj.metadata.generation,
-        &now(),
-    );
+    let phase =
+        Phase::for_error(reason.clone(), message.clone(), terminal, status::is_ready_for_generation(obj));
+    // The condition that carries the error: Ready when failed, Synced when only degraded.
+    let carrier = if phase.is_ready() { status::cond::SYNCED } else { status::cond::READY };
+    let previous_reason = status::condition(obj.status.as_ref(), carrier).map(|c| c.reason.clone());
+    apply_phase(&mut st, &phase, obj.metadata.generation, &now());
     if let Err(e) = write_status(api, obj, &st).await {
         warn!(error = %e, "could not record the failure in status");
     } else if previous_reason.as_deref() != Some(reason.as_str()) {
         ctx.publish(obj, EventType::Warning, &reason, "Reconcile", message).await;
     }
-    ctx.track_ready(obj, Some("False"));
+    ctx.track_ready(obj, Some(if phase.is_ready() { "True" } else { "False" }));
     Err(err)
 }
 
@@ -278,7 +276,9 @@ async fn write_phase(
     if write_status(api, obj, &st).await? {
         ctx.metrics.status_patches.inc();
     }
-    if let Phase::Available { message } = phase {
+    if let Phase::Degraded { .. } = phase {
+        ctx.track_ready(obj, Some("True"));
+    } else if let Phase::Available { message } = phase {
         ctx.track_ready(obj, Some("True"));
         if !was_ready {
             info!(service_id = st.service_id.as_deref().unwrap_or_default(), "endpoint service is Ready");
@@ -310,13 +310,15 @@ async fn apply(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpointSer
         Ok(c) => c,
         Err(e) => return fail(obj, ctx, api, st, e).await,
     };
-    match observe::observe(obj, ctx, &creds, &uid).await {
+    match observe::observe(obj, ctx, &creds, &uid, &st).await {
         Err(e) => fail(obj, ctx, api, st, e).await,
         Ok(Observed::Absent) => create_service(obj, ctx, api, &creds, &uid, st).await,
         Ok(Observed::Gone(old)) => {
+            // A new token: the replacement is a new Create, not a retry of the first.
             let st = VpcEndpointServiceStatus {
                 conditions: st.conditions,
                 replaced_service_id: Some(old.clone()),
+                create_client_token: None,
                 ..Default::default()
             };
             let message = format!(
@@ -334,6 +336,21 @@ async fn apply(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpointSer
             .await
         }
         Ok(Observed::Found(attrs)) => converge(obj, ctx, api, &creds, &uid, st, *attrs).await,
+        Ok(Observed::Confirming(id)) => {
+            let message = format!(
+                "endpoint service {id} reads as gone but is still listed with this object's ownership tag; confirming before acting"
+            );
+            settle(obj, ctx, api, st, Phase::Progressing { reason: "Confirming".into(), message }, Wait::Poll)
+                .await
+        }
+        Ok(Observed::Conflict { service_id, owner }) => {
+            let message = format!(
+                "endpoint service {service_id} belongs to another resource (ownership tag {}={owner}); not adopting it, nothing was changed",
+                crate::crd::OWNER_TAG_KEY
+            );
+            let phase = Phase::Failed { reason: "AdoptionConflict".into(), message, terminal: true };
+            settle(obj, ctx, api, st, phase, Wait::Fixed(ctx.settings.terminal_retry)).await
+        }
     }
 }
 
@@ -346,9 +363,35 @@ async fn create_service(
     mut st: VpcEndpointServiceStatus,
 ) -> Result<Action> {
     let mut req = create::create_request(obj, uid);
-    req.client_token = Some(create::client_token(uid, &req, st.replaced_service_id.as_deref()));
+    let token = match st.create_client_token.clone() {
+        Some(t) => t,
+        None => {
+            // Persist the token before the call: every retry (after a crash, a lost answer or a spec
+            // edit) sends the same one, so Alibaba can only ever create one service for this object.
+            let t = create::client_token(uid, &req, st.replaced_service_id.as_deref());
+            st.create_client_token = Some(t.clone());
+            st.region_id = Some(obj.spec.region_id.clone());
+            let phase = Phase::Progressing {
+                reason: "Creating".into(),
+                message: "creating the endpoint service".into(),
+            };
+            write_phase(obj, ctx, api, st.clone(), &phase).await?;
+            t
+        }
+    };
+    req.client_token = Some(token);
     let resp = match ctx.cloud.call(creds, &req).await {
         Ok(r) => r,
+        // A Create with this token already happened with other parameters (the spec changed after a lost
+        // answer): the service exists. Find it by its ownership tag; never create another.
+        Err(CallError::Cloud(e)) if e.code == "IdempotenceSignatureMismatch" => {
+            let message = format!(
+                "a Create with this object's ClientToken already happened (RequestId: {}); looking the service up by its ownership tag",
+                e.request_id
+            );
+            let phase = Phase::Progressing { reason: "Creating".into(), message };
+            return settle(obj, ctx, api, st, phase, Wait::Poll).await;
+        }
         Err(e) => return fail(obj, ctx, api, st, e.into()).await,
     };
     info!(service_id = %resp.service_id, request_id = %resp.request_id, "created endpoint service");
@@ -415,11 +458,12 @@ async fn converge(
         let phase = Phase::Failed {
             reason: b.chars().filter(|c| c.is_ascii_alphanumeric()).collect(),
             message: format!(
-                "endpoint service {sid} is {b} in Alibaba Cloud; changes are blocked until this is resolved"
+                "endpoint service {sid} is {b} in Alibaba Cloud; changes are blocked until the account is settled (checked every {} minutes)",
+                schedule::LOCKED_RECHECK.as_secs() / 60
             ),
             terminal: false,
         };
-        return settle(obj, ctx, api, st, phase, Wait::Fixed(schedule::MAX_POLL)).await;
+        return settle(obj, ctx, api, st, phase, Wait::Fixed(schedule::LOCKED_RECHECK)).await;
     }
     if cloud_status != "Active" {
         return settle(obj, ctx, api, st, progressing(&sid, &cloud_status), Wait::Poll).await;

@@ -29,6 +29,11 @@ pub enum Observed {
     Gone(String),
     /// The service, as Alibaba reports it.
     Found(Box<ServiceAttributes>),
+    /// Get says NotFound for the recorded ID, yet the ownership-tag listing still has it: the two reads
+    /// disagree, so nothing is believed yet (look again).
+    Confirming(String),
+    /// The service to adopt carries another resource's ownership tag.
+    Conflict { service_id: String, owner: String },
 }
 
 /// Credentials for an object: its Secret if it names one, else the operator's default.
@@ -60,25 +65,52 @@ pub async fn credentials(obj: &VpcEndpointService, ctx: &Context) -> Result<Cred
 }
 
 /// Look up the service: by `status.serviceId`, else by the adoption annotation, else by the ownership
-/// tag (which finds a service whose Create answer was lost before its ID reached the status).
+/// tag (which finds a service whose Create answer was lost before its ID reached the status; only
+/// needed once a Create may have been sent).
+///
+/// A NotFound for the recorded ID is believed only when the ownership-tag listing agrees; a service to
+/// adopt must not carry another resource's ownership tag.
 pub async fn observe(
     obj: &VpcEndpointService,
     ctx: &Context,
     creds: &Credentials,
     uid: &str,
+    st: &crate::crd::VpcEndpointServiceStatus,
 ) -> Result<Observed> {
     let region = obj.region().to_string();
     let recorded = obj.service_id().map(str::to_string);
     let adopt = obj.annotations().get(ADOPT_ANNOTATION).cloned();
     if let Some(id) = recorded.clone().or(adopt) {
-        let get = GetVpcEndpointServiceAttribute { region_id: region, service_id: id.clone() };
+        let get = GetVpcEndpointServiceAttribute { region_id: region.clone(), service_id: id.clone() };
         return match ctx.cloud.call(creds, &get).await {
+            Ok(attrs) if recorded.is_none() => {
+                let owner =
+                    tags(ctx, creds, &region, &id).await?.into_iter().find(|t| t.key == OWNER_TAG_KEY);
+                match owner {
+                    Some(t) if t.value != uid => Ok(Observed::Conflict { service_id: id, owner: t.value }),
+                    _ => Ok(Observed::Found(Box::new(attrs))),
+                }
+            }
             Ok(attrs) => Ok(Observed::Found(Box::new(attrs))),
             Err(e) if e.cloud().is_some_and(|c| c.is_not_found()) && recorded.is_some() => {
-                Ok(Observed::Gone(id))
+                let listed = owned(ctx, creds, &region, uid).await?;
+                if listed.iter().any(|s| s.service_id == id) {
+                    Ok(Observed::Confirming(id))
+                } else if let Some(other) = listed.into_iter().find(|s| s.status() != ServiceStatus::Deleting)
+                {
+                    // This object's own service under another ID (a Create whose answer was lost).
+                    Ok(Observed::Found(Box::new(other)))
+                } else {
+                    Ok(Observed::Gone(id))
+                }
             }
             Err(e) => Err(e.into()),
         };
+    }
+    // A Create may have been sent only once its token was persisted (or, for objects an earlier
+    // version reconciled, once the status has conditions).
+    if st.create_client_token.is_none() && st.conditions.is_empty() {
+        return Ok(Observed::Absent);
     }
     Ok(match find_owned(ctx, creds, &region, uid).await? {
         Some(attrs) => Observed::Found(Box::new(attrs)),

@@ -11,6 +11,8 @@ use crate::crd::VpcEndpointService;
 pub const FIRST_POLL: Duration = Duration::from_secs(1);
 /// Longest poll interval while the cloud works.
 pub const MAX_POLL: Duration = Duration::from_secs(15);
+/// How often a `FinancialLocked` service (blocked until the account is settled) is looked at again.
+pub const LOCKED_RECHECK: Duration = Duration::from_secs(300);
 /// Polls at [`FIRST_POLL`] before the interval starts to grow (covers typical Creating times with
 /// sub-second controller overhead).
 const FAST_POLLS: u32 = 20;

@@ -37,6 +37,25 @@ pub enum Phase {
     Available { message: String },
     /// A cloud or configuration error (reason, message, terminal).
     Failed { reason: String, message: String, terminal: bool },
+    /// A transient error while the service is Ready for this generation: it still works, so `Ready`
+    /// stays True (no Argo CD / Flux flapping) and `Synced` carries the error.
+    Degraded { reason: String, message: String },
+}
+
+impl Phase {
+    /// The phase for an error: transient errors on a Ready service degrade it, everything else fails.
+    pub fn for_error(reason: String, message: String, terminal: bool, ready_for_generation: bool) -> Self {
+        if ready_for_generation && !terminal {
+            Phase::Degraded { reason, message }
+        } else {
+            Phase::Failed { reason, message, terminal }
+        }
+    }
+
+    /// Whether `Ready` is True in this phase.
+    pub fn is_ready(&self) -> bool {
+        matches!(self, Phase::Available { .. } | Phase::Degraded { .. })
+    }
 }
 
 /// Set a condition, keeping `lastTransitionTime` when the status value does not change.
@@ -87,6 +106,15 @@ pub fn apply_phase(
         Phase::Available { message } => {
             set_condition(c, cond::READY, true, "Available", message, generation, now);
             set_condition(c, cond::SYNCED, true, "ReconcileSuccess", "", generation, now);
+            set_condition(c, cond::RECONCILING, false, "Available", "", generation, now);
+            set_condition(c, cond::STALLED, false, "NoError", "", generation, now);
+        }
+        Phase::Degraded { reason, message } => {
+            // Ready keeps its reason and message (and transition time): only Synced changes.
+            if !c.iter().any(|x| x.type_ == cond::READY && x.status == "True") {
+                set_condition(c, cond::READY, true, "Available", "", generation, now);
+            }
+            set_condition(c, cond::SYNCED, false, reason, message, generation, now);
             set_condition(c, cond::RECONCILING, false, "Available", "", generation, now);
             set_condition(c, cond::STALLED, false, "NoError", "", generation, now);
         }
@@ -178,6 +206,21 @@ mod tests {
     }
 
     #[test]
+    fn transient_errors_degrade_a_ready_service_and_fail_the_rest() {
+        let cases = [
+            (true, false, true, "Degraded"),
+            (true, true, false, "Failed"),
+            (false, false, false, "Failed"),
+            (false, true, false, "Failed"),
+        ];
+        for (ready, terminal, still_ready, kind) in cases {
+            let p = Phase::for_error("X".into(), "m".into(), terminal, ready);
+            assert_eq!(p.is_ready(), still_ready, "ready {ready} terminal {terminal}");
+            assert_eq!(matches!(p, Phase::Degraded { .. }), kind == "Degraded");
+        }
+    }
+
+    #[test]
     fn phases_map_to_kstatus_conditions() {
         let get = |s: &VpcEndpointServiceStatus, ty: &str| {
             let c = s.conditions.iter().find(|c| c.type_ == ty).unwrap();
@@ -216,9 +259,20 @@ mod tests {
                     ("Stalled", "False", "NoError"),
                 ],
             ),
+            (
+                Phase::Degraded { reason: "ThrottlingUser".into(), message: "m".into() },
+                [
+                    ("Ready", "True", "Available"),
+                    ("Synced", "False", "ThrottlingUser"),
+                    ("Stalled", "False", "NoError"),
+                ],
+            ),
         ];
         for (phase, want) in cases {
             let mut s = VpcEndpointServiceStatus::default();
+            if matches!(phase, Phase::Degraded { .. }) {
+                apply_phase(&mut s, &Phase::Available { message: "up".into() }, Some(3), &t(0));
+            }
             apply_phase(&mut s, &phase, Some(3), &t(1));
             assert_eq!(s.observed_generation, Some(3));
             for (ty, st, reason) in want {

@@ -17,6 +17,26 @@ async fn sim_services(url: &str) -> Value {
     reqwest::get(format!("{url}/_sim/services")).await.unwrap().json().await.unwrap()
 }
 
+/// Run a reconcile to its end, answering every Kubernetes API call with `reply`; returns what it sent.
+async fn drive(
+    obj: VpcEndpointService,
+    ctx: Arc<super::Context>,
+    api: &mut crate::fixtures::ApiServer,
+) -> (crate::Result<kube::runtime::controller::Action>, Vec<crate::fixtures::Seen>) {
+    let reply = serde_json::to_value(&obj).unwrap();
+    // Holding a context keeps the mock's client alive after the reconcile ends.
+    let _keep = ctx.clone();
+    let mut task = tokio::spawn(reconcile(Arc::new(obj), ctx));
+    let mut seen = vec![];
+    loop {
+        tokio::select! {
+            biased;
+            r = &mut task => return (r.unwrap(), seen),
+            s = api.next(reply.clone()) => seen.push(s),
+        }
+    }
+}
+
 fn finalized(mut obj: VpcEndpointService) -> VpcEndpointService {
     obj.metadata.finalizers = Some(vec![FINALIZER.into()]);
     obj
@@ -53,40 +73,42 @@ async fn first_reconcile_only_adds_the_finalizer() {
 }
 
 #[tokio::test]
-async fn create_records_the_service_id_in_status_at_once() {
+async fn create_persists_its_token_first_and_records_the_service_id_at_once() {
     let (_sim, url) = start_sim().await;
     let (ctx, mut api) = context(&url);
     let obj = finalized(service("web", UID));
-    let task = tokio::spawn(reconcile(Arc::new(obj.clone()), ctx.clone()));
+    let (result, seen) = drive(obj, ctx.clone(), &mut api).await;
+    result.expect("reconcile succeeds");
 
     // The Event is published off the reconcile path: it may come before or after the status patch.
-    let (mut event, mut patch) = (None, None);
-    for _ in 0..2 {
-        let seen = api.next(serde_json::to_value(&obj).unwrap()).await;
-        if seen.uri.contains("/events") { event = Some(seen) } else { patch = Some(seen) }
-    }
-    let event = event.expect("a Created event");
+    let event = seen.iter().find(|s| s.uri.contains("/events")).expect("a Created event");
     assert_eq!(event.method, "POST");
     assert!(event.uri.contains("/apis/events.k8s.io/v1/namespaces/default/events"), "{}", event.uri);
     assert_eq!(event.body["reason"], "Created");
 
-    let patch = patch.expect("a status patch");
-    assert_eq!(patch.method, "PATCH");
-    assert!(patch.uri.contains("/vpcendpointservices/web/status?"), "{}", patch.uri);
-    assert!(
-        patch.uri.contains("fieldManager=privatelink-operator") && patch.uri.contains("force=true"),
-        "{}",
-        patch.uri
-    );
-    let status = &patch.body["status"];
-    let sid = status["serviceId"].as_str().expect("serviceId written").to_string();
+    let patches: Vec<&crate::fixtures::Seen> = seen.iter().filter(|s| s.uri.contains("/status?")).collect();
+    assert_eq!(patches.len(), 2, "token first, then the service ID: {seen:#?}");
+    for p in &patches {
+        assert_eq!(p.method, "PATCH");
+        assert!(p.uri.contains("/vpcendpointservices/web/status?"), "{}", p.uri);
+        assert!(
+            p.uri.contains("fieldManager=privatelink-operator") && p.uri.contains("force=true"),
+            "{}",
+            p.uri
+        );
+    }
+    let (before, after) = (&patches[0].body["status"], &patches[1].body["status"]);
+    let token = before["createClientToken"].as_str().expect("token persisted before the Create");
+    assert!(token.starts_with(&format!("k8s-{UID}-")), "{token}");
+    assert!(before.get("serviceId").is_none(), "no ID before the Create: {before}");
+    assert_eq!(after["createClientToken"], token, "the same token stays");
+    let sid = after["serviceId"].as_str().expect("serviceId written").to_string();
     let ready: Vec<&Value> =
-        status["conditions"].as_array().unwrap().iter().filter(|c| c["type"] == "Ready").collect();
+        after["conditions"].as_array().unwrap().iter().filter(|c| c["type"] == "Ready").collect();
     assert_eq!(ready[0]["status"], "False");
     assert_eq!(ready[0]["reason"], "Creating");
-    assert_eq!(status["observedGeneration"], 1);
+    assert_eq!(after["observedGeneration"], 1);
 
-    task.await.unwrap().expect("reconcile succeeds");
     let services = sim_services(&url).await;
     let list = services["services"].as_array().unwrap();
     assert_eq!(list.len(), 1, "exactly one service");
@@ -96,25 +118,46 @@ async fn create_records_the_service_id_in_status_at_once() {
 }
 
 #[tokio::test]
-async fn a_second_reconcile_after_a_lost_status_write_adopts_instead_of_creating() {
+async fn a_second_reconcile_after_lost_status_writes_finds_the_same_service() {
     let (_sim, url) = start_sim().await;
     for _ in 0..2 {
-        // Each round starts from an object whose status never got the serviceId (crash after Create).
+        // Each round starts from an object whose status writes were all lost (crash after Create).
         let (ctx, mut api) = context(&url);
-        let obj = finalized(service("web", UID));
-        let task = tokio::spawn(reconcile(Arc::new(obj.clone()), ctx.clone()));
-        loop {
-            let seen = api.next(serde_json::to_value(&obj).unwrap()).await;
-            if seen.uri.contains("/status?") {
-                break;
-            }
-        }
-        task.await.unwrap().expect("reconcile succeeds");
+        let (result, _) = drive(finalized(service("web", UID)), ctx, &mut api).await;
+        result.expect("reconcile succeeds");
     }
     assert_eq!(
         sim_services(&url).await["services"].as_array().unwrap().len(),
         1,
         "still exactly one service"
+    );
+}
+
+#[tokio::test]
+async fn a_spec_edit_after_a_lost_create_answer_reuses_the_token_and_never_creates_a_second() {
+    let (_sim, url) = start_sim().await;
+    let (ctx, mut api) = context(&url);
+    let (result, seen) = drive(finalized(service("web", UID)), ctx, &mut api).await;
+    result.expect("first Create");
+    let token =
+        seen.iter().find_map(|s| s.body["status"]["createClientToken"].as_str().map(String::from)).unwrap();
+    // The Create's answer was lost: the status has the token but no service ID. Then the spec changes.
+    let mut edited = finalized(service("web", UID));
+    edited.spec.service_description = Some("edited after a lost answer".into());
+    edited.status = Some(crate::crd::VpcEndpointServiceStatus {
+        create_client_token: Some(token.clone()),
+        ..Default::default()
+    });
+    let (ctx, mut api) = context(&url);
+    let (result, seen) = drive(edited, ctx, &mut api).await;
+    result.expect("reconcile succeeds");
+    let services = sim_services(&url).await;
+    assert_eq!(services["services"].as_array().unwrap().len(), 1, "still exactly one service");
+    let last = seen.iter().rev().find(|s| s.uri.contains("/status?")).unwrap();
+    assert_eq!(last.body["status"]["createClientToken"], token.as_str(), "the token is never replaced");
+    assert_eq!(
+        last.body["status"]["serviceId"], services["services"][0]["serviceId"],
+        "found by its ownership tag"
     );
 }
 
@@ -189,4 +232,69 @@ async fn a_retried_attach_or_detach_whose_first_answer_was_lost_counts_as_done()
     ctx.cloud.call(&creds, &detach).await.unwrap();
     active().await;
     ctx.cloud.call(&creds, &detach).await.expect("second detach is already in place");
+}
+
+#[tokio::test]
+async fn adopting_another_resources_service_is_refused_and_changes_nothing() {
+    let (_sim, url) = start_sim().await;
+    let (ctx, mut api) = context(&url);
+    let (result, _) = drive(finalized(service("web", UID)), ctx, &mut api).await;
+    result.expect("the first object creates its service");
+    let services = sim_services(&url).await;
+    let sid = services["services"][0]["serviceId"].as_str().unwrap().to_string();
+
+    let other_uid = "9a9a9a9a-2222-4333-8444-955566667777";
+    let mut intruder = finalized(service("other", other_uid));
+    intruder.metadata.annotations =
+        Some([(super::observe::ADOPT_ANNOTATION.to_string(), sid.clone())].into_iter().collect());
+    intruder.spec.service_description = Some("taken over".into());
+    let (ctx, mut api) = context(&url);
+    let (result, seen) = drive(intruder, ctx, &mut api).await;
+    assert!(result.is_ok(), "a settled conflict, not a hot error: {result:?}");
+    let status = &seen.iter().rev().find(|s| s.uri.contains("/status?")).unwrap().body["status"];
+    let cond =
+        |t: &str| status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == t).cloned().unwrap();
+    assert_eq!(cond("Ready")["reason"], "AdoptionConflict");
+    assert_eq!(cond("Stalled")["status"], "True");
+    assert!(status.get("serviceId").is_none(), "not adopted: {status}");
+    let after = sim_services(&url).await;
+    let s = &after["services"][0];
+    assert_eq!(s["serviceDescription"], services["services"][0]["serviceDescription"], "not changed");
+    assert!(s["tags"].as_array().unwrap().iter().any(|t| t["value"] == UID), "still the first object's");
+    assert_eq!(after["services"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_transient_error_on_a_ready_service_keeps_it_ready() {
+    let (sim, url) = start_sim().await;
+    let (ctx, mut api) = context(&url);
+    let mut obj = finalized(service("web", UID));
+    // Bring it to Ready: create, then poll until Active.
+    for _ in 0..40 {
+        let (result, seen) = drive(obj.clone(), ctx.clone(), &mut api).await;
+        let _ = result;
+        if let Some(p) = seen.iter().rev().find(|s| s.uri.contains("/status?")) {
+            obj.status = Some(serde_json::from_value(p.body["status"].clone()).unwrap());
+        }
+        if super::status::is_ready_for_generation(&obj) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(super::status::is_ready_for_generation(&obj), "reached Ready");
+    // Now Alibaba throttles the resync's read.
+    let fault = serde_json::json!({"action": "GetVpcEndpointServiceAttribute", "kind": "throttle"});
+    reqwest::Client::new().post(format!("{url}/_sim/faults")).json(&fault).send().await.unwrap();
+    let (ctx, mut api) = context(&url);
+    let (result, seen) = drive(obj, ctx, &mut api).await;
+    assert!(result.is_err(), "the error reaches error_policy for backoff");
+    let status = &seen.iter().rev().find(|s| s.uri.contains("/status?")).unwrap().body["status"];
+    let cond =
+        |t: &str| status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == t).cloned().unwrap();
+    assert_eq!(cond("Ready")["status"], "True", "no flap: {status}");
+    assert_eq!(
+        (cond("Synced")["status"].clone(), cond("Synced")["reason"].clone()),
+        (serde_json::json!("False"), serde_json::json!("ThrottlingUser"))
+    );
+    drop(sim);
 }
