@@ -259,6 +259,11 @@ pub struct VpcEndpointServiceStatus {
     /// created a replacement.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaced_service_id: Option<String>,
+    /// Alibaba Cloud account that owns the service (from STS GetCallerIdentity of the credentials that
+    /// created or found it). Credentials of another account never create or delete anything for this
+    /// object: it reports `AccountMismatch` and waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
     /// ClientToken of this object's Create, written before the call so that every retry (after a crash,
     /// a lost answer or a spec edit) sends the same one and Alibaba never creates a second service.
     #[serde(default, skip_serializing_if = "Option::is_none")]

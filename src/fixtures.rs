@@ -109,7 +109,11 @@ pub fn context(endpoint: &str) -> (Arc<Context>, ApiServer) {
     let client = Client::new(svc, "default");
     let metrics = Arc::new(Metrics::default());
     let cloud = AliCloudClient::new(
-        &ClientConfig { endpoint: Some(endpoint.into()), ..Default::default() },
+        &ClientConfig {
+            endpoint: Some(endpoint.into()),
+            sts_endpoint: Some(endpoint.into()),
+            ..Default::default()
+        },
         Some(metrics.clone()),
     )
     .unwrap();

@@ -10,7 +10,7 @@ use tracing::debug;
 use super::{
     credentials::Credentials,
     error::{AliCloudError, ErrorClass},
-    ops::Operation,
+    ops::{Operation, Product},
     signer,
 };
 use crate::metrics::Metrics;
@@ -74,11 +74,14 @@ pub struct ClientConfig {
     pub qps: u32,
     /// Burst per access key.
     pub burst: u32,
+    /// STS endpoint (a host or URL) for `GetCallerIdentity`. Default: `ALIBABA_CLOUD_STS_ENDPOINT`, else
+    /// `sts[-vpc].<ALIBABA_CLOUD_STS_REGION>.aliyuncs.com`, else `sts.aliyuncs.com` (as RRSA).
+    pub sts_endpoint: Option<String>,
 }
 
 impl Default for ClientConfig {
     fn default() -> Self {
-        Self { endpoint: None, timeout: Duration::from_secs(15), qps: 10, burst: 20 }
+        Self { endpoint: None, timeout: Duration::from_secs(15), qps: 10, burst: 20, sts_endpoint: None }
     }
 }
 
@@ -87,6 +90,7 @@ impl Default for ClientConfig {
 pub struct AliCloudClient {
     http: reqwest::Client,
     endpoint: Option<String>,
+    sts_endpoint: String,
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
     metrics: Option<Arc<Metrics>>,
 }
@@ -147,8 +151,15 @@ impl AliCloudClient {
             .build()?;
         let qps = NonZeroU32::new(config.qps.max(1)).expect("max(1) is non-zero");
         let burst = NonZeroU32::new(config.burst.max(1)).expect("max(1) is non-zero");
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let sts_endpoint = super::rrsa::sts_endpoint(
+            config.sts_endpoint.clone().or_else(|| var("ALIBABA_CLOUD_STS_ENDPOINT")).as_deref(),
+            var("ALIBABA_CLOUD_STS_REGION").as_deref(),
+            var("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        );
         Ok(Self {
             http,
+            sts_endpoint,
             endpoint: config.endpoint.clone(),
             limiter: Arc::new(RateLimiter::keyed(Quota::per_second(qps).allow_burst(burst))),
             metrics,
@@ -179,7 +190,7 @@ impl AliCloudClient {
         params.extend(
             [
                 ("Action", O::ACTION),
-                ("Version", API_VERSION),
+                ("Version", O::PRODUCT.version()),
                 ("Format", "JSON"),
                 ("AccessKeyId", creds.access_key_id.as_str()),
                 ("SignatureMethod", "HMAC-SHA1"),
@@ -200,13 +211,16 @@ impl AliCloudClient {
     /// Call an operation, waiting for the account's rate limit first.
     pub async fn call<O: Operation>(&self, creds: &Credentials, op: &O) -> Result<O::Response, CallError> {
         self.limiter.until_key_ready(&creds.access_key_id).await;
-        let endpoint = self.endpoint_for(op.region());
+        let endpoint = match O::PRODUCT {
+            Product::PrivateLink => self.endpoint_for(op.region()),
+            Product::Sts => self.sts_endpoint.clone(),
+        };
         let timestamp = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
         let nonce = uuid::Uuid::new_v4().simple().to_string();
         let params = Self::signed_params(op, creds, &timestamp, &nonce);
         let query = encode_pairs(&params);
         let started = std::time::Instant::now();
-        let result = self.send(O::ACTION, &endpoint, &query).await;
+        let result = self.send(O::ACTION, O::PRODUCT.version(), &endpoint, &query).await;
         let elapsed = started.elapsed().as_secs_f64();
         let code = match &result {
             Ok(_) => "OK".to_string(),
@@ -233,6 +247,7 @@ impl AliCloudClient {
     async fn send(
         &self,
         action: &'static str,
+        version: &'static str,
         endpoint: &str,
         query: &str,
     ) -> Result<serde_json::Value, CallError> {
@@ -246,7 +261,7 @@ impl AliCloudClient {
             .post(format!("{endpoint}?{query}"))
             .header("accept", "application/json")
             .header("x-acs-action", action)
-            .header("x-acs-version", API_VERSION)
+            .header("x-acs-version", version)
             .send()
             .await
             .map_err(transport)?;

@@ -22,6 +22,27 @@ pub trait Operation {
     /// Error codes that mean the change is already in place (the answer to a retry whose first attempt
     /// committed but whose response was lost): the client reports them as success.
     const DONE_CODES: &'static [&'static str] = &[];
+    /// The product the call goes to.
+    const PRODUCT: Product = Product::PrivateLink;
+}
+
+/// Which Alibaba Cloud API a call belongs to: its version and endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Product {
+    /// PrivateLink `2020-04-15`, regional endpoint.
+    PrivateLink,
+    /// STS `2015-04-01`, the STS endpoint.
+    Sts,
+}
+
+impl Product {
+    /// API version.
+    pub fn version(self) -> &'static str {
+        match self {
+            Product::PrivateLink => super::client::API_VERSION,
+            Product::Sts => "2015-04-01",
+        }
+    }
 }
 
 /// Implements [`Operation`] for a request type with a `region_id` field.
@@ -603,3 +624,33 @@ pub struct DeleteVpcEndpoint {
 operation!(DeleteVpcEndpoint, "DeleteVpcEndpoint", true, Empty, |self| {
     Params::new().put("RegionId", &self.region_id).put("EndpointId", &self.endpoint_id)
 });
+
+/// STS `GetCallerIdentity`: which account the credentials belong to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GetCallerIdentity {
+    /// Unused by STS (a global API); kept for the client's per-region routing signature.
+    pub region_id: String,
+}
+
+impl Operation for GetCallerIdentity {
+    type Response = CallerIdentity;
+    const ACTION: &'static str = "GetCallerIdentity";
+    const MUTATING: bool = false;
+    const PRODUCT: Product = Product::Sts;
+    fn region(&self) -> &str {
+        &self.region_id
+    }
+    fn params(&self) -> Params {
+        Params::new()
+    }
+}
+
+/// Answer of `GetCallerIdentity`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CallerIdentity {
+    pub request_id: String,
+    pub account_id: String,
+    pub arn: String,
+    pub identity_type: String,
+}

@@ -30,6 +30,10 @@ struct RunArgs {
     /// `https://privatelink-vpc.{region}.aliyuncs.com`. Default: `https://privatelink.{region}.aliyuncs.com`.
     #[arg(long, env = "PRIVATELINK_ENDPOINT")]
     endpoint: Option<String>,
+    /// STS endpoint (host or URL) for GetCallerIdentity and the RRSA exchange. Default:
+    /// `sts[-vpc].<ALIBABA_CLOUD_STS_REGION>.aliyuncs.com`, else `sts.aliyuncs.com`.
+    #[arg(long, env = "ALIBABA_CLOUD_STS_ENDPOINT")]
+    sts_endpoint: Option<String>,
     /// Watch only this namespace (default: all namespaces).
     #[arg(long, env = "WATCH_NAMESPACE")]
     namespace: Option<String>,
@@ -82,6 +86,7 @@ async fn main() -> ExitCode {
                     timeout: Duration::from_secs(a.request_timeout_seconds),
                     qps: a.qps,
                     burst: a.burst,
+                    sts_endpoint: a.sts_endpoint,
                 },
                 settings: Settings {
                     resync: Duration::from_secs(a.resync_seconds),

@@ -54,6 +54,16 @@ pub(super) async fn cleanup(
         }
         Err(e) => return fail(obj, ctx, api, st, e).await,
     };
+    match (ctx.account_of(&creds).await, st.account_id.as_deref()) {
+        (Err(e), _) => return fail(obj, ctx, api, st, e.into()).await,
+        (Ok(now), Some(recorded)) if now != recorded => {
+            // Another account cannot see the service: its NotFound must not release the finalizer.
+            let phase = super::account_mismatch(recorded, &now, st.service_id.as_deref());
+            write_phase(obj, ctx, api, st, &phase).await?;
+            return Err(again("(account mismatch)", Some(super::ACCOUNT_RECHECK)));
+        }
+        _ => {}
+    }
     let region = obj.region().to_string();
     let (service_id, seen) = match see(ctx, &creds, &region, st.service_id.clone(), &uid).await {
         Ok(x) => x,

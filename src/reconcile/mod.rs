@@ -88,6 +88,8 @@ pub struct Context {
     /// Tunables.
     pub settings: Settings,
     gates: Mutex<HashMap<ObjectRef<VpcEndpointService>, Gate>>,
+    /// Access key ID → account ID (GetCallerIdentity, once per key).
+    accounts: Mutex<HashMap<String, String>>,
     ready_states: Mutex<HashMap<ObjectRef<VpcEndpointService>, &'static str>>,
 }
 
@@ -109,6 +111,7 @@ impl Context {
             metrics,
             settings,
             gates: Mutex::default(),
+            accounts: Mutex::default(),
             ready_states: Mutex::default(),
         }
     }
@@ -149,6 +152,21 @@ impl Context {
                 self.metrics.objects.get_or_create(&ReadyLabels { ready: s.into() }).inc();
             }
         }
+    }
+
+    /// The account the credentials belong to (one STS GetCallerIdentity per access key, then cached).
+    pub async fn account_of(&self, creds: &Credentials) -> std::result::Result<String, CallError> {
+        if let Some(a) = self.accounts.lock().get(&creds.access_key_id) {
+            return Ok(a.clone());
+        }
+        let id =
+            self.cloud.call(creds, &crate::alicloud::ops::GetCallerIdentity::default()).await?.account_id;
+        let mut accounts = self.accounts.lock();
+        if accounts.len() >= 10_000 {
+            accounts.clear();
+        }
+        accounts.insert(creds.access_key_id.clone(), id.clone());
+        Ok(id)
     }
 
     /// Publish an Event without holding up the reconcile (Events are informational; a slot spent
@@ -303,6 +321,22 @@ async fn settle(
     Ok(Action::requeue(ctx.set_gate(obj, wait, Instant::now())))
 }
 
+/// How often an object whose credentials point at another account looks again (a Secret edit is not
+/// watched).
+pub const ACCOUNT_RECHECK: Duration = Duration::from_secs(300);
+
+/// The phase of an object whose credentials belong to another account than its service.
+fn account_mismatch(recorded: &str, now: &str, service_id: Option<&str>) -> Phase {
+    Phase::Failed {
+        reason: "AccountMismatch".into(),
+        message: format!(
+            "the credentials belong to account {now}, but endpoint service {} is in account {recorded}; nothing is created, changed or deleted until the credentials point at {recorded} again",
+            service_id.unwrap_or("(pending)")
+        ),
+        terminal: true,
+    }
+}
+
 async fn apply(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpointService>) -> Result<Action> {
     let st = obj.status.clone().unwrap_or_default();
     let uid = obj.uid().ok_or(Error::MissingObjectKey("uid"))?;
@@ -310,15 +344,30 @@ async fn apply(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpointSer
         Ok(c) => c,
         Err(e) => return fail(obj, ctx, api, st, e).await,
     };
+    let account = match ctx.account_of(&creds).await {
+        Ok(a) => a,
+        Err(e) => return fail(obj, ctx, api, st, e.into()).await,
+    };
+    match st.account_id.clone() {
+        Some(recorded) if recorded != account => {
+            let phase = account_mismatch(&recorded, &account, st.service_id.as_deref());
+            return settle(obj, ctx, api, st, phase, Wait::Fixed(ACCOUNT_RECHECK)).await;
+        }
+        _ => {}
+    }
     match observe::observe(obj, ctx, &creds, &uid, &st).await {
         Err(e) => fail(obj, ctx, api, st, e).await,
-        Ok(Observed::Absent) => create_service(obj, ctx, api, &creds, &uid, st).await,
+        Ok(Observed::Absent) => {
+            let st = VpcEndpointServiceStatus { account_id: Some(account), ..st };
+            create_service(obj, ctx, api, &creds, &uid, st).await
+        }
         Ok(Observed::Gone(old)) => {
             // A new token: the replacement is a new Create, not a retry of the first.
             let st = VpcEndpointServiceStatus {
                 conditions: st.conditions,
                 replaced_service_id: Some(old.clone()),
                 create_client_token: None,
+                account_id: st.account_id,
                 ..Default::default()
             };
             let message = format!(
@@ -335,7 +384,10 @@ async fn apply(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpointSer
             )
             .await
         }
-        Ok(Observed::Found(attrs)) => converge(obj, ctx, api, &creds, &uid, st, *attrs).await,
+        Ok(Observed::Found(attrs)) => {
+            let st = VpcEndpointServiceStatus { account_id: st.account_id.or(Some(account)), ..st };
+            converge(obj, ctx, api, &creds, &uid, st, *attrs).await
+        }
         Ok(Observed::Confirming(id)) => {
             let message = format!(
                 "endpoint service {id} reads as gone but is still listed with this object's ownership tag; confirming before acting"

@@ -100,3 +100,58 @@ async fn rrsa_exchanges_the_oidc_token_and_needs_no_access_key() {
         assert!(!log.contains(secret), "the STS {field} leaked into the log");
     }
 }
+
+#[tokio::test]
+async fn credentials_of_another_account_never_create_a_second_service_nor_release_the_first() {
+    use kube::api::{Patch, PatchParams};
+    let ctx = Ctx::new("creds-switch").await;
+    let sim = ctx.start_sim(&[]).await;
+    let _op = ctx.start_operator(&sim);
+    create_secret(&ctx, "keys", "sim-ak-default", "sim-secret-default").await;
+    let mut obj = service("switch", "nlb-sim-001");
+    obj["spec"]["credentialsSecretRef"] = json!({"name": "keys"});
+    ctx.create(obj).await;
+    let ready = ctx.wait_ready("switch").await;
+    let sid = status_str(&ready, "serviceId").unwrap();
+    assert_eq!(status_str(&ready, "accountId").as_deref(), Some("1234567890123456"));
+
+    // The Secret now holds another account's keys (a mistake, or a restore into the wrong cluster).
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ctx.ns);
+    let patch = json!({"stringData": {"accessKeyId": "sim-ak-other", "accessKeySecret": "sim-secret-other"}});
+    secrets.patch("keys", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    // A spec edit makes the operator look (a Secret change alone is not watched).
+    let api = ctx.api();
+    let edit = json!({"spec": {"serviceDescription": "edited after the switch"}});
+    api.patch("switch", &PatchParams::default(), &Patch::Merge(&edit)).await.unwrap();
+    let obj = ctx
+        .wait_condition("switch", "Ready", std::time::Duration::from_secs(30), |c| {
+            c["reason"] == "AccountMismatch"
+        })
+        .await;
+    let message = condition(&obj, "Ready").unwrap()["message"].as_str().unwrap().to_string();
+    assert!(message.contains(OTHER_ACCOUNT) && message.contains(&sid), "{message}");
+    assert_eq!(condition(&obj, "Stalled").unwrap()["status"], "True");
+
+    // Deleting it now must not believe the other account's NotFound.
+    ctx.delete("switch").await;
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    assert!(ctx.get("switch").await.is_some(), "the finalizer must hold");
+    let services = sim.services().await;
+    assert_eq!(services.len(), 1, "no second service in the other account: {services:#?}");
+    assert_eq!(services[0]["serviceId"], sid.as_str());
+    assert_eq!(services[0]["serviceStatus"], "Active", "the first service is untouched");
+    let writes_as_b: Vec<_> = sim.journal().await["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["account"] == OTHER_ACCOUNT && c["action"] != "GetCallerIdentity")
+        .cloned()
+        .collect();
+    assert!(
+        writes_as_b.is_empty(),
+        "nothing at all was called with the other account's keys: {writes_as_b:#?}"
+    );
+    // Clean up: release the object by hand (the service stays with the test's simulator).
+    let unfinalize = json!({"metadata": {"finalizers": null}});
+    api.patch("switch", &PatchParams::default(), &Patch::Merge(&unfinalize)).await.unwrap();
+}

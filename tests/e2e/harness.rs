@@ -472,6 +472,8 @@ impl Operator {
             .env_remove("ALIBABA_CLOUD_SECURITY_TOKEN")
             .env_remove("WATCH_NAMESPACE")
             .env_remove("PRIVATELINK_ENDPOINT")
+            // The simulator serves STS too (GetCallerIdentity, the RRSA exchange).
+            .env("ALIBABA_CLOUD_STS_ENDPOINT", endpoint)
             .env("NO_COLOR", "1")
             .env("RUST_LOG", std::env::var("E2E_OPERATOR_LOG").unwrap_or_else(|_| "info".into()));
         for (k, v) in set {

@@ -17,6 +17,7 @@ use crate::{
 pub const STS_VERSION: &str = "2015-04-01";
 
 pub const STS: &[Op] = &[
+    Op { action: "GetCallerIdentity", mutating: false, auth: Auth::Signed, handler: get_caller_identity },
     Op { action: "AssumeRole", mutating: false, auth: Auth::Signed, handler: assume_role },
     Op {
         action: "AssumeRoleWithOIDC",
@@ -122,6 +123,19 @@ pub fn assume_role(store: &mut Store, world: &World, ctx: &Ctx, p: &Params) -> A
     }
     let role = role.clone();
     Ok(issue(store, ctx, &role, session, seconds))
+}
+
+/// `GetCallerIdentity`: the account (and identity) behind the signing key.
+pub fn get_caller_identity(_: &mut Store, _: &World, ctx: &Ctx, _: &Params) -> ApiResult<Value> {
+    let (kind, arn) = match ctx.principal.split_once(":role/") {
+        // `acs:ram::<account>:role/<role>/<session>` → the assumed-role ARN.
+        Some((_, rest)) if ctx.sts_caller => {
+            ("AssumedRoleUser", format!("acs:ram::{}:assumed-role/{rest}", ctx.account))
+        }
+        _ => ("Account", format!("acs:ram::{}:root", ctx.account)),
+    };
+    Ok(json!({"AccountId": ctx.account, "UserId": ctx.account, "Arn": arn, "IdentityType": kind,
+              "PrincipalId": ctx.account}))
 }
 
 fn oidc_fail(code: &str, msg: &str) -> ApiError {
@@ -282,6 +296,28 @@ mod tests {
             let e = call(&mut store, field, &value).unwrap_err();
             assert_eq!((e.code.as_str(), e.http_status), (code, status), "{field}={value}");
         }
+    }
+
+    #[test]
+    fn caller_identity_names_the_account() {
+        let world = World::default_world();
+        let mut store = Store::default();
+        let v = get_caller_identity(
+            &mut store,
+            &world,
+            &ctx(ACCOUNT_OTHER, jiff::Timestamp::now()),
+            &Params::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            (v["AccountId"].as_str(), v["IdentityType"].as_str()),
+            (Some(ACCOUNT_OTHER), Some("Account"))
+        );
+        let mut c = ctx(ACCOUNT_DEFAULT, jiff::Timestamp::now());
+        c.sts_caller = true;
+        c.principal = "acs:ram::1234567890123456:role/privatelink-operator/op";
+        let v = get_caller_identity(&mut store, &world, &c, &Params::default()).unwrap();
+        assert_eq!(v["Arn"], "acs:ram::1234567890123456:assumed-role/privatelink-operator/op");
     }
 
     #[test]
