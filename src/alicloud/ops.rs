@@ -499,6 +499,15 @@ pub struct ConnectionRow {
     pub endpoint_id: String,
     pub endpoint_owner_id: Option<u64>,
     pub connection_status: String,
+    pub zones: Vec<ConnectionZone>,
+}
+
+/// A zone of a connection: where the consumer's network interface reaches the service.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ConnectionZone {
+    pub zone_id: String,
+    pub resource_id: String,
 }
 
 impl ConnectionRow {

@@ -488,6 +488,8 @@ enum Step {
     Changed(String),
     /// Nothing to change.
     InSync,
+    /// A change would cut consumers' traffic: not made (the message says which endpoints hold it).
+    Blocked(String),
 }
 
 async fn converge(
@@ -537,6 +539,10 @@ async fn converge(
             )
             .await
         }
+        Step::Blocked(message) => {
+            let phase = Phase::Failed { reason: "DetachBlocked".into(), message, terminal: false };
+            settle(obj, ctx, api, st, phase, Wait::Fixed(delete::BLOCKED_RECHECK)).await
+        }
         Step::InSync => {
             let message = format!("endpoint service {sid} is Active");
             let resync = ctx.settings.resync;
@@ -576,6 +582,15 @@ async fn sync_spec(
             return Ok(Step::Changed(what));
         }
         Some(update::ResourceChange::Detach(resource)) => {
+            let live = observe::connections(ctx, creds, &region, &sid).await?;
+            let blockers = plan::detach_blockers(&live, resource.zone_id.as_deref());
+            if !blockers.is_empty() {
+                return Ok(Step::Blocked(plan::detach_blocked_message(
+                    &sid,
+                    &resource.resource_id,
+                    &blockers,
+                )));
+            }
             let what = format!("detaching {}", resource.resource_id);
             let op = DetachResource { region_id: region, service_id: sid, resource };
             ctx.cloud.call(creds, &op).await?;

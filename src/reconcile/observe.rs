@@ -161,11 +161,11 @@ pub async fn connections(
     loop {
         let op = ListConnections { region_id: region.into(), service_id: service_id.into(), next_token };
         let page = ctx.cloud.call(creds, &op).await?;
-        out.extend(
-            page.connections
-                .iter()
-                .map(|c| plan::Connection { endpoint_id: c.endpoint_id.clone(), status: c.status() }),
-        );
+        out.extend(page.connections.iter().map(|c| plan::Connection {
+            endpoint_id: c.endpoint_id.clone(),
+            status: c.status(),
+            zones: c.zones.iter().map(|z| z.zone_id.clone()).collect(),
+        }));
         next_token = page.next_token.filter(|t| !t.is_empty());
         if next_token.is_none() {
             return Ok(out);

@@ -9,17 +9,34 @@
 //!   deleted: the object reports `DeletionBlocked` with the endpoint IDs and finishes by itself once
 //!   they are gone;
 //! - the service must be `Active` to be changed; backends are detached one at a time, then it is deleted.
+//!
+//! Sync: a spec edit that drops a backend detaches it only while no live connection uses its zone
+//! (`DetachBlocked` otherwise, see [`detach_blockers`]).
 
 use crate::alicloud::{
     ops::ResourceParam,
     vocab::{BusinessStatus, ConnectionStatus, ServiceStatus},
 };
 
-/// A connection as observed: endpoint ID and status.
+/// A connection as observed: endpoint ID, status and the zones it reaches (empty: unknown, so all).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Connection {
     pub endpoint_id: String,
     pub status: ConnectionStatus,
+    pub zones: Vec<String>,
+}
+
+/// Live connections that a detach of a backend in `zone` would cut (sorted endpoint IDs). A connection
+/// whose zones are unknown counts for every zone.
+pub fn detach_blockers(connections: &[Connection], zone: Option<&str>) -> Vec<String> {
+    let mut out: Vec<String> = connections
+        .iter()
+        .filter(|c| c.status.is_live())
+        .filter(|c| c.zones.is_empty() || zone.is_none_or(|z| c.zones.iter().any(|cz| cz == z)))
+        .map(|c| c.endpoint_id.clone())
+        .collect();
+    out.sort();
+    out
 }
 
 /// The object's service as observed during teardown.
@@ -82,10 +99,7 @@ pub fn teardown(orphan: bool, seen: &Seen) -> Teardown {
         Seen::NotFound { listed: Some(_) } => Teardown::Confirm,
         Seen::Present { status: ServiceStatus::Deleting, .. } => Teardown::Wait(ServiceStatus::Deleting),
         Seen::Present { connections, .. } if connections.iter().any(|c| c.status.is_live()) => {
-            let mut endpoints: Vec<String> =
-                connections.iter().filter(|c| c.status.is_live()).map(|c| c.endpoint_id.clone()).collect();
-            endpoints.sort();
-            Teardown::Blocked { endpoints }
+            Teardown::Blocked { endpoints: detach_blockers(connections, None) }
         }
         Seen::Present { status, .. } if *status != ServiceStatus::Active => Teardown::Wait(status.clone()),
         Seen::Present { business, .. } if *business != BusinessStatus::Normal => {
@@ -100,15 +114,29 @@ pub fn teardown(orphan: bool, seen: &Seen) -> Teardown {
 
 /// The Ready reason and message of a blocked teardown: which endpoints hold the service.
 pub fn blocked_message(service_id: &str, endpoints: &[String]) -> String {
+    format!(
+        "endpoint service {service_id} still has live endpoint connections ({}); nothing is detached or \
+         deleted until their owners delete them (or the connections are Disconnected)",
+        endpoint_list(endpoints)
+    )
+}
+
+/// The message of a spec edit whose detach would cut consumers.
+pub fn detach_blocked_message(service_id: &str, resource_id: &str, endpoints: &[String]) -> String {
+    format!(
+        "not detaching {resource_id} from endpoint service {service_id}: live endpoint connections use its zone ({}); \
+         it is detached once they are Disconnected or gone",
+        endpoint_list(endpoints)
+    )
+}
+
+fn endpoint_list(endpoints: &[String]) -> String {
     const SHOWN: usize = 10;
     let mut list = endpoints.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
     if endpoints.len() > SHOWN {
         list.push_str(&format!(" and {} more", endpoints.len() - SHOWN));
     }
-    format!(
-        "endpoint service {service_id} still has live endpoint connections ({list}); nothing is detached or \
-         deleted until their owners delete them (or the connections are Disconnected)"
-    )
+    list
 }
 
 #[cfg(test)]
@@ -132,7 +160,7 @@ mod tests {
             resources: resources.iter().map(|r| nlb(r)).collect(),
             connections: connections
                 .iter()
-                .map(|(e, s)| Connection { endpoint_id: e.to_string(), status: s.clone() })
+                .map(|(e, s)| Connection { endpoint_id: e.to_string(), status: s.clone(), zones: vec![] })
                 .collect(),
         }
     }
@@ -214,6 +242,31 @@ mod tests {
             connections: vec![],
         };
         assert_eq!(teardown(false, &locked), Teardown::Locked(BusinessStatus::FinancialLocked));
+    }
+
+    #[test]
+    fn detach_blockers_table() {
+        let c = |id: &str, s: C, zones: &[&str]| Connection {
+            endpoint_id: id.into(),
+            status: s,
+            zones: zones.iter().map(|z| z.to_string()).collect(),
+        };
+        let conns = vec![
+            c("ep-h", C::Connected, &["h"]),
+            c("ep-i-gone", C::Disconnected, &["i"]),
+            c("ep-i-wait", C::Pending, &["i"]),
+            c("ep-j-any", C::Connecting, &[]),
+        ];
+        let cases: Vec<(Option<&str>, Vec<&str>)> = vec![
+            (Some("h"), vec!["ep-h", "ep-j-any"]),
+            (Some("i"), vec!["ep-i-wait", "ep-j-any"]),
+            (Some("k"), vec!["ep-j-any"]),
+            (None, vec!["ep-h", "ep-i-wait", "ep-j-any"]),
+        ];
+        for (zone, want) in cases {
+            assert_eq!(detach_blockers(&conns, zone), want, "{zone:?}");
+        }
+        assert!(detach_blockers(&[c("ep-1", C::Disconnected, &[])], Some("h")).is_empty());
     }
 
     #[test]

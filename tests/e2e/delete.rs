@@ -95,23 +95,6 @@ async fn orphan_policy_releases_the_object_and_keeps_the_cloud_service() {
     assert!(sim.calls(DELETE).await.is_empty(), "Delete called despite deletionPolicy Orphan");
 }
 
-/// A consumer in account B, talking to the simulator through the operator's own signed client.
-struct Consumer {
-    cloud: privatelink_operator::alicloud::AliCloudClient,
-    creds: privatelink_operator::alicloud::Credentials,
-}
-
-impl Consumer {
-    fn new(sim: &Sim, ak: &str, sk: &str) -> Self {
-        use privatelink_operator::alicloud::{AliCloudClient, ClientConfig, Credentials};
-        let cfg = ClientConfig { endpoint: Some(sim.url.clone()), ..Default::default() };
-        Self { cloud: AliCloudClient::new(&cfg, None).unwrap(), creds: Credentials::new(ak, sk, None) }
-    }
-    async fn call<O: privatelink_operator::alicloud::ops::Operation>(&self, op: &O) -> O::Response {
-        self.cloud.call(&self.creds, op).await.unwrap_or_else(|e| panic!("{}: {e}", O::ACTION))
-    }
-}
-
 #[tokio::test]
 async fn deletion_waits_for_connected_consumers_and_finishes_when_they_leave() {
     use privatelink_operator::alicloud::ops::{

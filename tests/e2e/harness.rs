@@ -658,3 +658,21 @@ impl Sim {
         self.send(reqwest::Method::PUT, "config", Some(cfg)).await
     }
 }
+
+/// A cloud client of one account (a consumer, or the owner acting outside Kubernetes), talking to the
+/// simulator through the operator's own signed client.
+pub struct Consumer {
+    cloud: privatelink_operator::alicloud::AliCloudClient,
+    creds: privatelink_operator::alicloud::Credentials,
+}
+
+impl Consumer {
+    pub fn new(sim: &Sim, ak: &str, sk: &str) -> Self {
+        use privatelink_operator::alicloud::{AliCloudClient, ClientConfig, Credentials};
+        let cfg = ClientConfig { endpoint: Some(sim.url.clone()), ..Default::default() };
+        Self { cloud: AliCloudClient::new(&cfg, None).unwrap(), creds: Credentials::new(ak, sk, None) }
+    }
+    pub async fn call<O: privatelink_operator::alicloud::ops::Operation>(&self, op: &O) -> O::Response {
+        self.cloud.call(&self.creds, op).await.unwrap_or_else(|e| panic!("{}: {e}", O::ACTION))
+    }
+}

@@ -10,5 +10,6 @@ mod cloud_errors;
 mod credentials;
 mod delete;
 mod deploy;
+mod detach;
 mod exactly_once;
 mod ready;
