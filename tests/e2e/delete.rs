@@ -97,10 +97,7 @@ async fn orphan_policy_releases_the_object_and_keeps_the_cloud_service() {
 
 #[tokio::test]
 async fn deletion_waits_for_connected_consumers_and_finishes_when_they_leave() {
-    use privatelink_operator::alicloud::ops::{
-        AddUser, CreateVpcEndpoint, DeleteVpcEndpoint, EndpointZoneParam, GetVpcEndpointAttribute,
-        RemoveZoneFromVpcEndpoint,
-    };
+    use privatelink_operator::alicloud::ops::GetVpcEndpointAttribute;
     let ctx = Ctx::new("delete-held").await;
     let sim = ctx.start_sim(&[]).await;
     let _op = ctx.start_operator(&sim);
@@ -109,38 +106,8 @@ async fn deletion_waits_for_connected_consumers_and_finishes_when_they_leave() {
     let sid = status_str(&obj, "serviceId").unwrap();
 
     // The owner allows account B; B connects a real endpoint (the service auto-accepts).
-    let owner = Consumer::new(&sim, "sim-ak-default", "sim-secret-default");
-    owner
-        .call(&AddUser {
-            region_id: "cn-hangzhou".into(),
-            service_id: sid.clone(),
-            user_id: 2234567890123456,
-        })
-        .await;
-    let b = Consumer::new(&sim, "sim-ak-other", "sim-secret-other");
-    let ep = b
-        .call(&CreateVpcEndpoint {
-            region_id: "cn-hangzhou".into(),
-            vpc_id: "vpc-sim-b".into(),
-            service_id: sid.clone(),
-            security_group_ids: vec!["sg-sim-b-1".into()],
-            zones: vec![EndpointZoneParam {
-                zone_id: "cn-hangzhou-h".into(),
-                v_switch_id: "vsw-sim-b-h".into(),
-            }],
-            ..Default::default()
-        })
-        .await
-        .endpoint_id;
+    let (b, ep) = ctx.connect_consumer(&sim, &sid).await;
     let get = GetVpcEndpointAttribute { region_id: "cn-hangzhou".into(), endpoint_id: ep.clone() };
-    ctx.wait_until("B's endpoint to be connected", Duration::from_secs(30), || async {
-        let a = b.call(&get).await;
-        match (a.endpoint_status.as_deref(), a.connection_status.as_deref()) {
-            (Some("Active"), Some("Connected")) => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
 
     ctx.delete("held").await;
     let obj = ctx
@@ -157,18 +124,7 @@ async fn deletion_waits_for_connected_consumers_and_finishes_when_they_leave() {
     assert_eq!(b.call(&get).await.connection_status.as_deref(), Some("Connected"));
 
     // B leaves: zones first, then the endpoint. The operator finishes by itself.
-    b.call(&RemoveZoneFromVpcEndpoint {
-        region_id: "cn-hangzhou".into(),
-        endpoint_id: ep.clone(),
-        zone_id: "cn-hangzhou-h".into(),
-    })
-    .await;
-    ctx.wait_until("B's endpoint to settle without zones", Duration::from_secs(30), || async {
-        let a = b.call(&get).await;
-        if a.endpoint_status.as_deref() == Some("Active") { Ok(()) } else { Err(format!("{a:?}")) }
-    })
-    .await;
-    b.call(&DeleteVpcEndpoint { region_id: "cn-hangzhou".into(), endpoint_id: ep.clone() }).await;
+    ctx.disconnect_consumer(&b, &ep).await;
     let gone_at = std::time::Instant::now();
     // The blocked teardown re-checks every 30 s.
     ctx.wait_gone("held", Duration::from_secs(90)).await;

@@ -4,10 +4,6 @@
 use std::time::Duration;
 
 use kube::api::{Patch, PatchParams};
-use privatelink_operator::alicloud::ops::{
-    AddUser, CreateVpcEndpoint, DeleteVpcEndpoint, EndpointZoneParam, GetVpcEndpointAttribute,
-    RemoveZoneFromVpcEndpoint,
-};
 use serde_json::json;
 
 use crate::harness::*;
@@ -25,35 +21,7 @@ async fn dropping_a_backend_that_consumers_use_waits_for_them() {
     ctx.create(obj).await;
     let ready = ctx.wait_ready("two").await;
     let sid = status_str(&ready, "serviceId").unwrap();
-    let owner = Consumer::new(&sim, "sim-ak-default", "sim-secret-default");
-    owner
-        .call(&AddUser {
-            region_id: "cn-hangzhou".into(),
-            service_id: sid.clone(),
-            user_id: 2234567890123456,
-        })
-        .await;
-    let b = Consumer::new(&sim, "sim-ak-other", "sim-secret-other");
-    let ep = b
-        .call(&CreateVpcEndpoint {
-            region_id: "cn-hangzhou".into(),
-            vpc_id: "vpc-sim-b".into(),
-            service_id: sid.clone(),
-            security_group_ids: vec!["sg-sim-b-1".into()],
-            zones: vec![EndpointZoneParam {
-                zone_id: "cn-hangzhou-h".into(),
-                v_switch_id: "vsw-sim-b-h".into(),
-            }],
-            ..Default::default()
-        })
-        .await
-        .endpoint_id;
-    let get = GetVpcEndpointAttribute { region_id: "cn-hangzhou".into(), endpoint_id: ep.clone() };
-    ctx.wait_until("B connected", Duration::from_secs(30), || async {
-        let a = b.call(&get).await;
-        if a.connection_status.as_deref() == Some("Connected") { Ok(()) } else { Err(format!("{a:?}")) }
-    })
-    .await;
+    let (b, ep) = ctx.connect_consumer(&sim, &sid).await;
 
     // Drop the zone-h backend, which B's endpoint uses.
     let edit = json!({"spec": {"resources": [{"resourceType": "nlb", "resourceId": "nlb-sim-005", "zoneId": "cn-hangzhou-i"}]}});
@@ -69,18 +37,7 @@ async fn dropping_a_backend_that_consumers_use_waits_for_them() {
     );
 
     // B leaves; the detach follows by itself and the object is Ready with one backend.
-    b.call(&RemoveZoneFromVpcEndpoint {
-        region_id: "cn-hangzhou".into(),
-        endpoint_id: ep.clone(),
-        zone_id: "cn-hangzhou-h".into(),
-    })
-    .await;
-    ctx.wait_until("B's endpoint without zones", Duration::from_secs(30), || async {
-        let a = b.call(&get).await;
-        if a.endpoint_status.as_deref() == Some("Active") { Ok(()) } else { Err(format!("{a:?}")) }
-    })
-    .await;
-    b.call(&DeleteVpcEndpoint { region_id: "cn-hangzhou".into(), endpoint_id: ep.clone() }).await;
+    ctx.disconnect_consumer(&b, &ep).await;
     let endpoint_deleted = sim.calls("DeleteVpcEndpoint").await[0]["seq"].as_u64().unwrap();
     ctx.wait_condition("two", "Ready", Duration::from_secs(90), |c| c["status"] == "True").await;
     let detaches = sim.calls("DetachResourceFromVpcEndpointService").await;

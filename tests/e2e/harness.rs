@@ -676,3 +676,64 @@ impl Consumer {
         self.cloud.call(&self.creds, op).await.unwrap_or_else(|e| panic!("{}: {e}", O::ACTION))
     }
 }
+
+impl Ctx {
+    /// The owner (account A) allows account B on `service_id`; B creates an endpoint in zone h of its
+    /// VPC and waits until it is Active and Connected (the e2e services auto-accept). Returns B's client
+    /// and the endpoint ID.
+    pub async fn connect_consumer(&self, sim: &Sim, service_id: &str) -> (Consumer, String) {
+        use privatelink_operator::alicloud::ops::{
+            AddUser, CreateVpcEndpoint, EndpointZoneParam, GetVpcEndpointAttribute,
+        };
+        let owner = Consumer::new(sim, "sim-ak-default", "sim-secret-default");
+        let allow = AddUser {
+            region_id: "cn-hangzhou".into(),
+            service_id: service_id.into(),
+            user_id: 2234567890123456,
+        };
+        owner.call(&allow).await;
+        let b = Consumer::new(sim, "sim-ak-other", "sim-secret-other");
+        let create = CreateVpcEndpoint {
+            region_id: "cn-hangzhou".into(),
+            vpc_id: "vpc-sim-b".into(),
+            service_id: service_id.into(),
+            security_group_ids: vec!["sg-sim-b-1".into()],
+            zones: vec![EndpointZoneParam {
+                zone_id: "cn-hangzhou-h".into(),
+                v_switch_id: "vsw-sim-b-h".into(),
+            }],
+            ..Default::default()
+        };
+        let ep = b.call(&create).await.endpoint_id;
+        let get = GetVpcEndpointAttribute { region_id: "cn-hangzhou".into(), endpoint_id: ep.clone() };
+        self.wait_until("B's endpoint to be connected", Duration::from_secs(30), || async {
+            let a = b.call(&get).await;
+            match (a.endpoint_status.as_deref(), a.connection_status.as_deref()) {
+                (Some("Active"), Some("Connected")) => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await;
+        (b, ep)
+    }
+
+    /// B leaves as the real API demands: remove the endpoint's zone, wait until it settles, delete it.
+    pub async fn disconnect_consumer(&self, b: &Consumer, ep: &str) {
+        use privatelink_operator::alicloud::ops::{
+            DeleteVpcEndpoint, GetVpcEndpointAttribute, RemoveZoneFromVpcEndpoint,
+        };
+        let remove = RemoveZoneFromVpcEndpoint {
+            region_id: "cn-hangzhou".into(),
+            endpoint_id: ep.into(),
+            zone_id: "cn-hangzhou-h".into(),
+        };
+        b.call(&remove).await;
+        let get = GetVpcEndpointAttribute { region_id: "cn-hangzhou".into(), endpoint_id: ep.into() };
+        self.wait_until("B's endpoint to settle without zones", Duration::from_secs(30), || async {
+            let a = b.call(&get).await;
+            if a.endpoint_status.as_deref() == Some("Active") { Ok(()) } else { Err(format!("{a:?}")) }
+        })
+        .await;
+        b.call(&DeleteVpcEndpoint { region_id: "cn-hangzhou".into(), endpoint_id: ep.into() }).await;
+    }
+}
