@@ -149,6 +149,29 @@ pub async fn owned(
     Ok(found)
 }
 
+/// Every row of a paged listing: `request(token)` builds the call for a page, `rows(page)` takes its
+/// rows and its `NextToken` (empty or absent on the last page).
+async fn all_pages<O, T>(
+    ctx: &Context,
+    creds: &Credentials,
+    request: impl Fn(Option<String>) -> O,
+    rows: impl Fn(O::Response) -> (Vec<T>, Option<String>),
+) -> Result<Vec<T>>
+where
+    O: crate::alicloud::ops::Operation,
+{
+    let mut out = vec![];
+    let mut next_token = None;
+    loop {
+        let (page, next) = rows(ctx.cloud.call(creds, &request(next_token)).await?);
+        out.extend(page);
+        next_token = next.filter(|t| !t.is_empty());
+        if next_token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
 /// Every endpoint connection of a service.
 pub async fn connections(
     ctx: &Context,
@@ -156,21 +179,21 @@ pub async fn connections(
     region: &str,
     service_id: &str,
 ) -> Result<Vec<plan::Connection>> {
-    let mut out = vec![];
-    let mut next_token = None;
-    loop {
-        let op = ListConnections { region_id: region.into(), service_id: service_id.into(), next_token };
-        let page = ctx.cloud.call(creds, &op).await?;
-        out.extend(page.connections.iter().map(|c| plan::Connection {
-            endpoint_id: c.endpoint_id.clone(),
-            status: c.status(),
-            zones: c.zones.iter().map(|z| z.zone_id.clone()).collect(),
-        }));
-        next_token = page.next_token.filter(|t| !t.is_empty());
-        if next_token.is_none() {
-            return Ok(out);
-        }
-    }
+    let request =
+        |next_token| ListConnections { region_id: region.into(), service_id: service_id.into(), next_token };
+    all_pages(ctx, creds, request, |page| {
+        let rows = page
+            .connections
+            .iter()
+            .map(|c| plan::Connection {
+                endpoint_id: c.endpoint_id.clone(),
+                status: c.status(),
+                zones: c.zones.iter().map(|z| z.zone_id.clone()).collect(),
+            })
+            .collect();
+        (rows, page.next_token)
+    })
+    .await
 }
 
 /// All backend resources of a service.
@@ -180,17 +203,12 @@ pub async fn resources(
     region: &str,
     service_id: &str,
 ) -> Result<Vec<ServiceResourceRow>> {
-    let mut out = vec![];
-    let mut next_token = None;
-    loop {
-        let op = ListServiceResources { region_id: region.into(), service_id: service_id.into(), next_token };
-        let page = ctx.cloud.call(creds, &op).await?;
-        out.extend(page.resources);
-        next_token = page.next_token.filter(|t| !t.is_empty());
-        if next_token.is_none() {
-            return Ok(out);
-        }
-    }
+    let request = |next_token| ListServiceResources {
+        region_id: region.into(),
+        service_id: service_id.into(),
+        next_token,
+    };
+    all_pages(ctx, creds, request, |page| (page.resources, page.next_token)).await
 }
 
 /// All tags of a service.
@@ -200,20 +218,16 @@ pub async fn tags(
     region: &str,
     service_id: &str,
 ) -> Result<Vec<TagParam>> {
-    let mut out = vec![];
-    let mut next_token = None;
-    loop {
-        let op = ListTagResources { region_id: region.into(), service_id: service_id.into(), next_token };
-        let page = ctx.cloud.call(creds, &op).await?;
-        out.extend(
-            page.tag_resources
-                .into_iter()
-                .filter(|t| t.resource_id == service_id)
-                .map(|t| TagParam { key: t.tag_key, value: t.tag_value }),
-        );
-        next_token = page.next_token.filter(|t| !t.is_empty());
-        if next_token.is_none() {
-            return Ok(out);
-        }
-    }
+    let request =
+        |next_token| ListTagResources { region_id: region.into(), service_id: service_id.into(), next_token };
+    all_pages(ctx, creds, request, |page| {
+        let rows = page
+            .tag_resources
+            .into_iter()
+            .filter(|t| t.resource_id == service_id)
+            .map(|t| TagParam { key: t.tag_key, value: t.tag_value })
+            .collect();
+        (rows, page.next_token)
+    })
+    .await
 }
