@@ -214,9 +214,19 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
     let reader = writer.as_reader();
     // Ready once the controller's own watch has delivered its first full list (InitDone). Read off the
     // stream itself: `Store::wait_until_ready` wakes only one waiter, and the controller is that waiter.
+    // The reconciler reads the cache too (who else uses a credentials Secret, whether a restored
+    // object's old UID is still in the cluster), once it is listed.
+    ctx.set_store(reader.clone(), ready.clone());
+    let forget = ctx.clone();
     let events = watcher(api, watcher::Config::default().any_semantic()).modify(slim).inspect(move |ev| {
-        if matches!(ev, Ok(watcher::Event::InitDone)) && !ready.swap(true, Ordering::Relaxed) {
-            info!("initial list complete; ready");
+        match ev {
+            Ok(watcher::Event::InitDone) if !ready.swap(true, Ordering::Relaxed) => {
+                info!("initial list complete; ready");
+            }
+            // Gone from the cluster (also when deleted behind the operator's back): drop its memory
+            // and its series in the Ready gauge.
+            Ok(watcher::Event::Delete(obj)) => forget.forget(obj),
+            _ => {}
         }
     });
     // The cache sees every change; reconciles are triggered only by changes the reconciler acts on

@@ -264,6 +264,11 @@ pub struct VpcEndpointServiceStatus {
     /// object: it reports `AccountMismatch` and waits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
+    /// The credentials Secret this object protects with the finalizer
+    /// `privatelink.alicloud.dev/credentials-in-use` (so a namespace deletion cannot remove it before
+    /// the service is deleted); released when no object uses it any more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protected_secret: Option<String>,
     /// ClientToken of this object's Create, written before the call so that every retry (after a crash,
     /// a lost answer or a spec edit) sends the same one and Alibaba never creates a second service.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -34,11 +34,22 @@ fn again(service_id: &str, after: Option<Duration>) -> Error {
     Error::Requeue { reason: format!("endpoint service {service_id} is being deleted"), after }
 }
 
+/// Tear the service down; once the object may go, release the credentials Secret if it was the last
+/// user (an error keeps the finalizer, so the Secret is never left protected by a gone object).
 pub(super) async fn cleanup(
     obj: &VpcEndpointService,
     ctx: &Context,
     api: &Api<VpcEndpointService>,
 ) -> Result<Action> {
+    let action = teardown(obj, ctx, api).await?;
+    let ns = super::ns_of(obj)?;
+    for name in super::secrets::protected_by(obj) {
+        super::secrets::release_if_unused(ctx, &ns, &name, Some(obj)).await?;
+    }
+    Ok(action)
+}
+
+async fn teardown(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpointService>) -> Result<Action> {
     let st = obj.status.clone().unwrap_or_default();
     if obj.spec.deletion_policy == Some(DeletionPolicy::Orphan) {
         let step = plan::teardown(true, &Seen::NoneKnown);
@@ -54,7 +65,9 @@ pub(super) async fn cleanup(
         }
         Err(e) => return fail(obj, ctx, api, st, e).await,
     };
-    match (ctx.account_of(&creds).await, st.account_id.as_deref()) {
+    let recorded_account =
+        st.account_id.clone().or_else(|| super::restore::recorded(obj).1.map(str::to_string));
+    match (ctx.account_of(&creds).await, recorded_account.as_deref()) {
         (Err(e), _) => return fail(obj, ctx, api, st, e.into()).await,
         (Ok(now), Some(recorded)) if now != recorded => {
             // Another account cannot see the service: its NotFound must not release the finalizer.

@@ -15,7 +15,9 @@ pub mod create;
 pub mod delete;
 pub mod observe;
 pub mod plan;
+pub mod restore;
 pub mod schedule;
+pub mod secrets;
 pub mod status;
 #[cfg(test)]
 mod tests;
@@ -23,7 +25,10 @@ pub mod update;
 
 use std::{
     collections::HashMap,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -34,7 +39,7 @@ use kube::{
         controller::Action,
         events::{Event as KubeEvent, EventType, Recorder},
         finalizer::{Event as Finalizer, finalizer},
-        reflector::ObjectRef,
+        reflector::{ObjectRef, Store},
     },
 };
 use parking_lot::Mutex;
@@ -42,15 +47,17 @@ use tracing::{info, instrument, warn};
 
 use self::{
     observe::Observed,
+    plan::{Read, Sync},
     schedule::{Gate, Wait},
     status::{Phase, apply_phase, write_status},
 };
 use crate::{
+    alicloud::vocab::{BusinessStatus, ServiceStatus},
     alicloud::{
         AliCloudClient, CallError, Credentials, DefaultCredentials, ErrorClass,
         ops::{
             AttachResource, ChangeResourceGroup, DetachResource, ServiceAttributes, TagResources,
-            UntagResources,
+            UntagResources, UpdateVpcEndpointServiceAttribute,
         },
     },
     crd::{FINALIZER, VpcEndpointService, VpcEndpointServiceStatus},
@@ -87,10 +94,25 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Tunables.
     pub settings: Settings,
-    gates: Mutex<HashMap<ObjectRef<VpcEndpointService>, Gate>>,
+    /// What the reconciler remembers per object (dropped when the object leaves the cluster).
+    objects: Mutex<HashMap<ObjectRef<VpcEndpointService>, Memory>>,
     /// Access key ID → account ID (GetCallerIdentity, once per key).
     accounts: Mutex<HashMap<String, String>>,
-    ready_states: Mutex<HashMap<ObjectRef<VpcEndpointService>, &'static str>>,
+    /// The controller's cache, once the controller runs (who else uses a Secret, whose UID a service's
+    /// ownership tag names).
+    store: std::sync::OnceLock<(Store<VpcEndpointService>, Arc<AtomicBool>)>,
+}
+
+/// Per-object memory.
+#[derive(Default)]
+struct Memory {
+    gate: Gate,
+    /// The Ready gauge's label for this object.
+    ready: Option<&'static str>,
+    /// Resync passes so far (starts at an offset spread by UID), for [`plan::drift_checks`].
+    drift_pass: Option<u64>,
+    /// The attribute update accepted for a generation: never sent again for that spec.
+    sent_update: Option<(Option<i64>, UpdateVpcEndpointServiceAttribute)>,
 }
 
 impl Context {
@@ -110,10 +132,22 @@ impl Context {
             recorder,
             metrics,
             settings,
-            gates: Mutex::default(),
+            objects: Mutex::default(),
             accounts: Mutex::default(),
-            ready_states: Mutex::default(),
+            store: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Hand the controller's cache to the reconciler (once, at startup); `listed` turns true once it
+    /// holds the first full list.
+    pub fn set_store(&self, store: Store<VpcEndpointService>, listed: Arc<AtomicBool>) {
+        let _ = self.store.set((store, listed));
+    }
+
+    /// The controller's cache, once it holds the first full list.
+    pub(crate) fn cache(&self) -> Option<&Store<VpcEndpointService>> {
+        let (store, listed) = self.store.get()?;
+        listed.load(Ordering::Relaxed).then_some(store)
     }
 
     fn gate_key(obj: &VpcEndpointService) -> ObjectRef<VpcEndpointService> {
@@ -122,27 +156,63 @@ impl Context {
 
     /// Remaining wait if this reconcile is an echo of our own write within a wait period.
     fn gate_wait(&self, obj: &VpcEndpointService, now: Instant) -> Option<Duration> {
-        let gates = self.gates.lock();
-        gates.get(&Self::gate_key(obj)).and_then(|g| g.remaining(obj, now))
+        let objects = self.objects.lock();
+        objects.get(&Self::gate_key(obj)).and_then(|m| m.gate.remaining(obj, now))
     }
 
     fn set_gate(&self, obj: &VpcEndpointService, wait: Wait, now: Instant) -> Duration {
-        let mut gates = self.gates.lock();
-        let gate = gates.entry(Self::gate_key(obj)).or_default();
-        gate.schedule(obj, wait, now)
+        let mut objects = self.objects.lock();
+        objects.entry(Self::gate_key(obj)).or_default().gate.schedule(obj, wait, now)
     }
 
-    fn forget(&self, obj: &VpcEndpointService) {
-        self.gates.lock().remove(&Self::gate_key(obj));
+    /// The drift checks of this pass: every listing until Ready for the generation, then the spread
+    /// schedule (the pass counter advances once per steady-state resync).
+    fn drift_checks(&self, obj: &VpcEndpointService, settled: bool) -> plan::DriftChecks {
+        if !settled {
+            return plan::DriftChecks::ALL;
+        }
+        let mut objects = self.objects.lock();
+        let m = objects.entry(Self::gate_key(obj)).or_default();
+        let pass = m.drift_pass.get_or_insert_with(|| {
+            use std::hash::{DefaultHasher, Hash, Hasher};
+            let mut h = DefaultHasher::new();
+            obj.metadata.uid.hash(&mut h);
+            h.finish() % plan::DRIFT_CYCLE
+        });
+        let checks = plan::drift_checks(*pass);
+        *pass += 1;
+        checks
+    }
+
+    /// The attribute update already accepted for this object's current generation.
+    fn sent_update(&self, obj: &VpcEndpointService) -> Option<UpdateVpcEndpointServiceAttribute> {
+        let objects = self.objects.lock();
+        let (generation, u) = objects.get(&Self::gate_key(obj))?.sent_update.as_ref()?;
+        (*generation == obj.metadata.generation).then(|| u.clone())
+    }
+
+    fn record_update(&self, obj: &VpcEndpointService, sent: Option<UpdateVpcEndpointServiceAttribute>) {
+        let mut objects = self.objects.lock();
+        objects.entry(Self::gate_key(obj)).or_default().sent_update =
+            sent.map(|u| (obj.metadata.generation, u));
+    }
+
+    /// Drop everything remembered about an object (it left the cluster).
+    pub fn forget(&self, obj: &VpcEndpointService) {
         self.track_ready(obj, None);
+        self.objects.lock().remove(&Self::gate_key(obj));
     }
 
     fn track_ready(&self, obj: &VpcEndpointService, state: Option<&'static str>) {
-        let mut states = self.ready_states.lock();
+        let mut objects = self.objects.lock();
         let key = Self::gate_key(obj);
-        let old = match state {
-            Some(s) => states.insert(key, s),
-            None => states.remove(&key),
+        let old = match (state, objects.get_mut(&key)) {
+            (s, Some(m)) => std::mem::replace(&mut m.ready, s),
+            (Some(s), None) => {
+                objects.insert(key, Memory { ready: Some(s), ..Default::default() });
+                None
+            }
+            (None, None) => None,
         };
         if old != state {
             if let Some(o) = old {
@@ -194,6 +264,10 @@ impl Context {
             }
         });
     }
+}
+
+fn ns_of(obj: &VpcEndpointService) -> Result<String> {
+    obj.namespace().ok_or(Error::MissingObjectKey("namespace"))
 }
 
 fn now() -> Time {
@@ -344,11 +418,23 @@ async fn apply(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpointSer
         Ok(c) => c,
         Err(e) => return fail(obj, ctx, api, st, e).await,
     };
+    let mut st = st;
+    let current = obj.spec.credentials_secret_ref.as_ref().map(|r| r.name.clone());
+    if st.protected_secret != current {
+        // credentialsSecretRef was edited: the old Secret may have lost its last user.
+        if let Some(old) = st.protected_secret.clone()
+            && let Err(e) = secrets::release_if_unused(ctx, &ns_of(obj)?, &old, None).await
+        {
+            return fail(obj, ctx, api, st, e).await;
+        }
+        st.protected_secret = current;
+    }
     let account = match ctx.account_of(&creds).await {
         Ok(a) => a,
         Err(e) => return fail(obj, ctx, api, st, e.into()).await,
     };
-    match st.account_id.clone() {
+    let recorded_account = st.account_id.clone().or_else(|| restore::recorded(obj).1.map(str::to_string));
+    match recorded_account {
         Some(recorded) if recorded != account => {
             let phase = account_mismatch(&recorded, &account, st.service_id.as_deref());
             return settle(obj, ctx, api, st, phase, Wait::Fixed(ACCOUNT_RECHECK)).await;
@@ -368,6 +454,7 @@ async fn apply(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpointSer
                 replaced_service_id: Some(old.clone()),
                 create_client_token: None,
                 account_id: st.account_id,
+                protected_secret: st.protected_secret,
                 ..Default::default()
             };
             let message = format!(
@@ -490,6 +577,12 @@ enum Step {
     InSync,
     /// A change would cut consumers' traffic: not made (the message says which endpoints hold it).
     Blocked(String),
+    /// The service is not Active: poll.
+    Wait(ServiceStatus),
+    /// The service refuses changes until the account is settled.
+    Locked(BusinessStatus),
+    /// An accepted attribute update does not read back; not sent again for this spec.
+    NotApplied(String),
 }
 
 async fn converge(
@@ -505,119 +598,183 @@ async fn converge(
     if st.region_id.is_none() {
         st.region_id = Some(obj.spec.region_id.clone());
     }
+    if let Err(e) = restore::record(obj, api, &attrs.service_id, st.account_id.as_deref()).await {
+        return fail(obj, ctx, api, st, e).await;
+    }
     let sid = attrs.service_id.clone();
-    let cloud_status = attrs.service_status.clone().unwrap_or_default();
-    if attrs.service_business_status.as_deref().is_some_and(|b| b != "Normal") {
-        let b = attrs.service_business_status.clone().unwrap_or_default();
-        let phase = Phase::Failed {
-            reason: b.chars().filter(|c| c.is_ascii_alphanumeric()).collect(),
-            message: format!(
-                "endpoint service {sid} is {b} in Alibaba Cloud; changes are blocked until the account is settled (checked every {} minutes)",
-                schedule::LOCKED_RECHECK.as_secs() / 60
-            ),
-            terminal: false,
-        };
-        return settle(obj, ctx, api, st, phase, Wait::Fixed(schedule::LOCKED_RECHECK)).await;
-    }
-    if cloud_status != "Active" {
-        return settle(obj, ctx, api, st, progressing(&sid, &cloud_status), Wait::Poll).await;
-    }
-    let step = match sync_spec(obj, ctx, creds, uid, &attrs).await {
+    // Ready for this generation: a drift fix or a transient state keeps Ready=True (Synced tells).
+    let settled = status::is_ready_for_generation(obj);
+    let step = match sync_spec(obj, ctx, creds, uid, attrs, settled).await {
         Ok(step) => step,
         Err(e) => return fail(obj, ctx, api, st, e).await,
     };
-    match step {
-        Step::Changed(what) => {
-            let message = format!("endpoint service {sid}: {what}");
-            settle(
-                obj,
-                ctx,
-                api,
-                st,
-                Phase::Progressing { reason: "Updating".into(), message },
-                Wait::Soon(schedule::FIRST_POLL),
-            )
-            .await
+    let hold = |reason: &str, message: String| {
+        if settled {
+            Phase::Degraded { reason: reason.into(), message }
+        } else {
+            Phase::Progressing { reason: reason.into(), message }
         }
-        Step::Blocked(message) => {
-            let phase = Phase::Failed { reason: "DetachBlocked".into(), message, terminal: false };
-            settle(obj, ctx, api, st, phase, Wait::Fixed(delete::BLOCKED_RECHECK)).await
+    };
+    let (phase, wait) = match step {
+        Step::Changed(what) => {
+            let reason = if settled { "CorrectingDrift" } else { "Updating" };
+            (hold(reason, format!("endpoint service {sid}: {what}")), Wait::Soon(schedule::FIRST_POLL))
+        }
+        Step::Wait(cloud_status) => {
+            let p = progressing(&sid, cloud_status.as_str());
+            let phase = match p {
+                Phase::Progressing { reason, message } => hold(&reason, message),
+                other => other,
+            };
+            (phase, Wait::Poll)
+        }
+        Step::Locked(b) => {
+            let phase = Phase::Failed {
+                reason: b.as_str().chars().filter(|c| c.is_ascii_alphanumeric()).collect(),
+                message: format!(
+                    "endpoint service {sid} is {b} in Alibaba Cloud; changes are blocked until the account is settled (checked every {} minutes)",
+                    schedule::LOCKED_RECHECK.as_secs() / 60
+                ),
+                terminal: false,
+            };
+            (phase, Wait::Fixed(schedule::LOCKED_RECHECK))
+        }
+        Step::Blocked(message) => (
+            Phase::Failed { reason: "DetachBlocked".into(), message, terminal: false },
+            Wait::Fixed(delete::BLOCKED_RECHECK),
+        ),
+        Step::NotApplied(message) => {
+            let phase = if settled {
+                Phase::Degraded { reason: "UpdateNotApplied".into(), message }
+            } else {
+                Phase::Failed { reason: "UpdateNotApplied".into(), message, terminal: false }
+            };
+            (phase, Wait::Fixed(ctx.settings.resync))
         }
         Step::InSync => {
             let message = format!("endpoint service {sid} is Active");
-            let resync = ctx.settings.resync;
-            settle(obj, ctx, api, st, Phase::Available { message }, Wait::Fixed(resync)).await
+            (Phase::Available { message }, Wait::Fixed(ctx.settings.resync))
         }
-    }
+    };
+    settle(obj, ctx, api, st, phase, wait).await
 }
 
-/// Bring an Active service in line with the spec, one step at a time. Attributes are compared on every
-/// pass (one Get per resync); tags, resources and the resource group only while the object is not yet
-/// Ready for its generation, so steady state costs a single cloud read.
+/// Bring an existing service in line with the spec: ask [`plan::sync`], read what it asks for, act on
+/// what it decides. Steps that take effect at once (tags, resource group) continue in the same pass;
+/// the others end it. Until Ready for the generation every listing is checked; then the listings are
+/// spread over resyncs ([`plan::drift_checks`]), so steady state averages 1.5 cloud reads per resync.
 async fn sync_spec(
     obj: &VpcEndpointService,
     ctx: &Context,
     creds: &Credentials,
     uid: &str,
-    attrs: &ServiceAttributes,
+    attrs: ServiceAttributes,
+    settled: bool,
 ) -> Result<Step> {
     let region = obj.region().to_string();
     let sid = attrs.service_id.clone();
-    let mut update = update::diff_attributes(&obj.spec, attrs);
-    if !update.is_empty() {
-        update.region_id = region;
-        update.service_id = sid;
-        ctx.cloud.call(creds, &update).await?;
-        return Ok(Step::Changed("updating attributes".into()));
-    }
-    if status::is_ready_for_generation(obj) {
-        return Ok(Step::InSync);
-    }
-    let actual = observe::resources(ctx, creds, &region, &sid).await?;
-    match update::next_resource_change(&create::desired_resources(&obj.spec), &actual) {
-        Some(update::ResourceChange::Attach(resource)) => {
-            let what = format!("attaching {}", resource.resource_id);
-            let op = AttachResource { region_id: region, service_id: sid, resource };
-            ctx.cloud.call(creds, &op).await?;
-            return Ok(Step::Changed(what));
-        }
-        Some(update::ResourceChange::Detach(resource)) => {
-            let live = observe::connections(ctx, creds, &region, &sid).await?;
-            let blockers = plan::detach_blockers(&live, resource.zone_id.as_deref());
-            if !blockers.is_empty() {
+    let mut facts = plan::SyncFacts {
+        spec: &obj.spec,
+        uid,
+        attrs,
+        checks: ctx.drift_checks(obj, settled),
+        sent_update: ctx.sent_update(obj),
+        resources: None,
+        tags: None,
+        connections: None,
+    };
+    loop {
+        let step = plan::sync(&facts);
+        match &step {
+            Sync::Observe(Read::Resources) => {
+                facts.resources = Some(observe::resources(ctx, creds, &region, &sid).await?);
+                continue;
+            }
+            Sync::Observe(Read::Tags) => {
+                facts.tags = Some(observe::tags(ctx, creds, &region, &sid).await?);
+                continue;
+            }
+            Sync::Observe(Read::Connections) => {
+                facts.connections = Some(observe::connections(ctx, creds, &region, &sid).await?);
+                continue;
+            }
+            Sync::Wait(s) => return Ok(Step::Wait(s.clone())),
+            Sync::Locked(b) => return Ok(Step::Locked(b.clone())),
+            Sync::InSync => {
+                ctx.record_update(obj, None);
+                return Ok(Step::InSync);
+            }
+            Sync::NotApplied(u) => {
+                return Ok(Step::NotApplied(format!(
+                    "endpoint service {sid} accepted an attribute update for this spec but still reads back differently ({}); it is not written again until the spec changes",
+                    update::describe(u)
+                )));
+            }
+            Sync::DetachBlocked { resource, endpoints } => {
                 return Ok(Step::Blocked(plan::detach_blocked_message(
                     &sid,
                     &resource.resource_id,
-                    &blockers,
+                    endpoints,
                 )));
             }
-            let what = format!("detaching {}", resource.resource_id);
-            let op = DetachResource { region_id: region, service_id: sid, resource };
-            ctx.cloud.call(creds, &op).await?;
-            return Ok(Step::Changed(what));
+            Sync::Update(u) => {
+                let mut req = u.clone();
+                req.region_id = region.clone();
+                req.service_id = sid.clone();
+                ctx.cloud.call(creds, &req).await?;
+                ctx.record_update(obj, Some(u.clone()));
+            }
+            Sync::Attach(resource) => {
+                let op = AttachResource {
+                    region_id: region.clone(),
+                    service_id: sid.clone(),
+                    resource: resource.clone(),
+                };
+                ctx.cloud.call(creds, &op).await?;
+            }
+            Sync::Detach(resource) => {
+                let op = DetachResource {
+                    region_id: region.clone(),
+                    service_id: sid.clone(),
+                    resource: resource.clone(),
+                };
+                ctx.cloud.call(creds, &op).await?;
+            }
+            Sync::Untag(keys) => {
+                let op = UntagResources {
+                    region_id: region.clone(),
+                    service_id: sid.clone(),
+                    tag_keys: keys.clone(),
+                };
+                ctx.cloud.call(creds, &op).await?;
+            }
+            Sync::Tag(tags) => {
+                let op =
+                    TagResources { region_id: region.clone(), service_id: sid.clone(), tags: tags.clone() };
+                ctx.cloud.call(creds, &op).await?;
+            }
+            Sync::ChangeResourceGroup(rg) => {
+                let op = ChangeResourceGroup {
+                    region_id: region.clone(),
+                    service_id: sid.clone(),
+                    resource_group_id: rg.clone(),
+                };
+                ctx.cloud.call(creds, &op).await?;
+            }
         }
-        None => {}
+        if step.settles_later() {
+            return Ok(Step::Changed(step_summary(&step)));
+        }
+        plan::applied(&mut facts, &step);
     }
-    let tags = observe::tags(ctx, creds, &region, &sid).await?;
-    let (set, remove) = update::diff_tags(&create::desired_tags(&obj.spec, uid), &tags);
-    if !remove.is_empty() {
-        ctx.cloud
-            .call(
-                creds,
-                &UntagResources { region_id: region.clone(), service_id: sid.clone(), tag_keys: remove },
-            )
-            .await?;
+}
+
+/// What a change step does, for the status message.
+fn step_summary(step: &Sync) -> String {
+    match step {
+        Sync::Update(u) => format!("updating {}", update::describe(u)),
+        Sync::Attach(r) => format!("attaching {}", r.resource_id),
+        Sync::Detach(r) => format!("detaching {}", r.resource_id),
+        other => format!("{other:?}"),
     }
-    if !set.is_empty() {
-        ctx.cloud
-            .call(creds, &TagResources { region_id: region.clone(), service_id: sid.clone(), tags: set })
-            .await?;
-    }
-    if let Some(rg) = &obj.spec.resource_group_id
-        && attrs.resource_group_id.as_ref() != Some(rg)
-    {
-        let op = ChangeResourceGroup { region_id: region, service_id: sid, resource_group_id: rg.clone() };
-        ctx.cloud.call(creds, &op).await?;
-    }
-    Ok(Step::InSync)
 }

@@ -3,7 +3,10 @@
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, ResourceExt};
 
-use super::{Context, plan};
+use super::{
+    Context, plan,
+    restore::{self, Ownership},
+};
 use crate::{
     alicloud::{
         Credentials,
@@ -53,6 +56,8 @@ pub async fn credentials(obj: &VpcEndpointService, ctx: &Context) -> Result<Cred
         .get_opt(&r.name)
         .await?
         .ok_or_else(|| Error::Credentials(format!("Secret {ns}/{} not found", r.name)))?;
+    // Kept until no object uses it, so a namespace deletion cannot take it before the service.
+    super::secrets::protect(ctx, &ns, &secret).await?;
     let data = secret.data.unwrap_or_default();
     let field = |k: &str| {
         data.get(k).map(|b| String::from_utf8_lossy(&b.0).trim().to_string()).filter(|s| !s.is_empty())
@@ -79,20 +84,38 @@ pub async fn observe(
 ) -> Result<Observed> {
     let region = obj.region().to_string();
     let recorded = obj.service_id().map(str::to_string);
+    // After a restore (new UID, no status) the annotation still names the service; a replaced
+    // (gone) service's ID is not followed again.
+    let restored = restore::recorded(obj)
+        .0
+        .filter(|id| st.replaced_service_id.as_deref() != Some(*id))
+        .map(str::to_string);
+    let known = recorded.clone().or(restored.clone());
     let adopt = obj.annotations().get(ADOPT_ANNOTATION).cloned();
-    if let Some(id) = recorded.clone().or(adopt) {
+    if let Some(id) = known.clone().or(adopt) {
         let get = GetVpcEndpointServiceAttribute { region_id: region.clone(), service_id: id.clone() };
         return match ctx.cloud.call(creds, &get).await {
             Ok(attrs) if recorded.is_none() => {
                 let owner =
                     tags(ctx, creds, &region, &id).await?.into_iter().find(|t| t.key == OWNER_TAG_KEY);
-                match owner {
-                    Some(t) if t.value != uid => Ok(Observed::Conflict { service_id: id, owner: t.value }),
-                    _ => Ok(Observed::Found(Box::new(attrs))),
+                let tag = owner.as_ref().map(|t| t.value.as_str());
+                let via_restore = restored.as_deref() == Some(id.as_str());
+                let alive = tag.map_or(Some(false), |t| restore::uid_alive(ctx, t));
+                match restore::ownership(tag, uid, via_restore, alive) {
+                    Ownership::Mine | Ownership::Restored => Ok(Observed::Found(Box::new(attrs))),
+                    Ownership::Conflict => {
+                        Ok(Observed::Conflict { service_id: id, owner: tag.unwrap_or_default().to_string() })
+                    }
+                    Ownership::Unknown => Err(Error::Requeue {
+                        reason:
+                            "waiting for the cache to list every object before taking a restored service over"
+                                .into(),
+                        after: Some(std::time::Duration::from_secs(1)),
+                    }),
                 }
             }
             Ok(attrs) => Ok(Observed::Found(Box::new(attrs))),
-            Err(e) if e.cloud().is_some_and(|c| c.is_not_found()) && recorded.is_some() => {
+            Err(e) if e.cloud().is_some_and(|c| c.is_not_found()) && known.is_some() => {
                 let listed = owned(ctx, creds, &region, uid).await?;
                 if listed.iter().any(|s| s.service_id == id) {
                     Ok(Observed::Confirming(id))

@@ -10,12 +10,26 @@
 //!   they are gone;
 //! - the service must be `Active` to be changed; backends are detached one at a time, then it is deleted.
 //!
-//! Sync: a spec edit that drops a backend detaches it only while no live connection uses its zone
-//! (`DetachBlocked` otherwise, see [`detach_blockers`]).
+//! Sync ("bring an existing service in line with the spec", [`sync`]):
+//! - only an `Active`, `Normal` service is changed; anything else waits (minutes for `FinancialLocked`);
+//! - one change at a time: attributes, then backends (attach before detach), then tags, then the
+//!   resource group; what is not known yet is asked for ([`Sync::Observe`]), so reads stay lazy;
+//! - a spec edit that drops a backend detaches it only while no live connection uses its zone
+//!   (`DetachBlocked` otherwise, see [`detach_blockers`]);
+//! - an attribute update is sent once per spec: if the service reads back differently after it was
+//!   accepted, it is reported ([`Sync::NotApplied`]), never written again in a loop;
+//! - once Ready, the listings (backends, tags) are checked on a spread schedule ([`drift_checks`]) so
+//!   a resync costs one Get plus half a listing on average.
 
-use crate::alicloud::{
-    ops::ResourceParam,
-    vocab::{BusinessStatus, ConnectionStatus, ServiceStatus},
+use crate::{
+    alicloud::{
+        ops::{
+            ResourceParam, ServiceAttributes, ServiceResourceRow, TagParam, UpdateVpcEndpointServiceAttribute,
+        },
+        vocab::{BusinessStatus, ConnectionStatus, ServiceStatus},
+    },
+    crd::VpcEndpointServiceSpec,
+    reconcile::{create, update},
 };
 
 /// A connection as observed: endpoint ID, status and the zones it reaches (empty: unknown, so all).
@@ -137,6 +151,168 @@ fn endpoint_list(endpoints: &[String]) -> String {
         list.push_str(&format!(" and {} more", endpoints.len() - SHOWN));
     }
     list
+}
+
+/// Listings whose drift is checked on a spread schedule once the object is Ready (attributes and the
+/// resource group come with every Get).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DriftChecks {
+    /// Re-list backend resources.
+    pub resources: bool,
+    /// Re-list tags.
+    pub tags: bool,
+}
+
+impl DriftChecks {
+    /// Every listing (an object not Ready for its generation).
+    pub const ALL: Self = Self { resources: true, tags: true };
+}
+
+/// Resync passes per full drift cycle: each listing is read on one pass in [`DRIFT_CYCLE`], every
+/// other pass reads only the Get. Average cloud reads per resync: 1 + 2 / 4 = 1.5.
+pub const DRIFT_CYCLE: u64 = 4;
+
+/// Which listings the `pass`-th resync of an object re-reads (`pass` starts at an offset derived from
+/// the object, so objects are spread over the cycle).
+pub fn drift_checks(pass: u64) -> DriftChecks {
+    match pass % DRIFT_CYCLE {
+        0 => DriftChecks { resources: true, tags: false },
+        2 => DriftChecks { resources: false, tags: true },
+        _ => DriftChecks::default(),
+    }
+}
+
+/// What sync knows. `None`: not read yet (the planner asks for it when it needs it).
+#[derive(Clone, Debug)]
+pub struct SyncFacts<'a> {
+    pub spec: &'a VpcEndpointServiceSpec,
+    pub uid: &'a str,
+    /// The service as Get reports it.
+    pub attrs: ServiceAttributes,
+    /// Which listings to check: [`DriftChecks::ALL`] until Ready for the generation, then the
+    /// schedule's.
+    pub checks: DriftChecks,
+    /// The attribute update already accepted for this spec, if any (never sent twice).
+    pub sent_update: Option<UpdateVpcEndpointServiceAttribute>,
+    pub resources: Option<Vec<ServiceResourceRow>>,
+    pub tags: Option<Vec<TagParam>>,
+    pub connections: Option<Vec<Connection>>,
+}
+
+/// A read the planner needs before it can decide.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Read {
+    Resources,
+    Tags,
+    Connections,
+}
+
+/// The next sync step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sync {
+    /// Not Active: wait for the cloud (poll).
+    Wait(ServiceStatus),
+    /// `FinancialLocked` (or another business state): refuses changes; look again in minutes.
+    Locked(BusinessStatus),
+    /// Read this first.
+    Observe(Read),
+    /// Send this attribute update.
+    Update(UpdateVpcEndpointServiceAttribute),
+    /// Attach a backend.
+    Attach(ResourceParam),
+    /// Detach a backend the spec no longer lists.
+    Detach(ResourceParam),
+    /// The detach would cut these consumers: not done.
+    DetachBlocked { resource: ResourceParam, endpoints: Vec<String> },
+    /// Remove these tag keys.
+    Untag(Vec<String>),
+    /// Set these tags.
+    Tag(Vec<TagParam>),
+    /// Move the service to this resource group.
+    ChangeResourceGroup(String),
+    /// Everything else is in sync, but this update was accepted and still does not read back.
+    NotApplied(UpdateVpcEndpointServiceAttribute),
+    /// Nothing to do.
+    InSync,
+}
+
+impl Sync {
+    /// Whether the step sends the service through `Pending` (the next look is a poll), rather than
+    /// taking effect at once (tags, resource group: planning goes on in the same pass).
+    pub fn settles_later(&self) -> bool {
+        matches!(self, Sync::Update(_) | Sync::Attach(_) | Sync::Detach(_))
+    }
+}
+
+/// Plan the next sync step for an existing service.
+pub fn sync(f: &SyncFacts<'_>) -> Sync {
+    let status = f.attrs.status();
+    if status != ServiceStatus::Active {
+        return Sync::Wait(status);
+    }
+    let business = f.attrs.business_status();
+    if business != BusinessStatus::Normal {
+        return Sync::Locked(business);
+    }
+    let mut pending_update = update::diff_attributes(f.spec, &f.attrs);
+    if !pending_update.is_empty() {
+        if f.sent_update.as_ref() != Some(&pending_update) {
+            return Sync::Update(pending_update);
+        }
+    } else {
+        pending_update = UpdateVpcEndpointServiceAttribute::default();
+    }
+    if f.checks.resources {
+        let Some(actual) = &f.resources else { return Sync::Observe(Read::Resources) };
+        match update::next_resource_change(&create::desired_resources(f.spec), actual) {
+            Some(update::ResourceChange::Attach(r)) => return Sync::Attach(r),
+            Some(update::ResourceChange::Detach(r)) => {
+                let Some(connections) = &f.connections else { return Sync::Observe(Read::Connections) };
+                let endpoints = detach_blockers(connections, r.zone_id.as_deref());
+                if endpoints.is_empty() {
+                    return Sync::Detach(r);
+                }
+                return Sync::DetachBlocked { resource: r, endpoints };
+            }
+            None => {}
+        }
+    }
+    if f.checks.tags {
+        let Some(actual) = &f.tags else { return Sync::Observe(Read::Tags) };
+        let (set, remove) = update::diff_tags(&create::desired_tags(f.spec, f.uid), actual);
+        if !remove.is_empty() {
+            return Sync::Untag(remove);
+        }
+        if !set.is_empty() {
+            return Sync::Tag(set);
+        }
+    }
+    if let Some(rg) = &f.spec.resource_group_id
+        && f.attrs.resource_group_id.as_ref() != Some(rg)
+    {
+        return Sync::ChangeResourceGroup(rg.clone());
+    }
+    if pending_update.is_empty() { Sync::InSync } else { Sync::NotApplied(pending_update) }
+}
+
+/// Fold the effect of a step that takes effect at once into the facts, so planning can go on without
+/// reading again.
+pub fn applied(f: &mut SyncFacts<'_>, step: &Sync) {
+    match step {
+        Sync::Untag(keys) => {
+            if let Some(tags) = f.tags.as_mut() {
+                tags.retain(|t| !keys.contains(&t.key));
+            }
+        }
+        Sync::Tag(set) => {
+            if let Some(tags) = f.tags.as_mut() {
+                tags.retain(|t| !set.iter().any(|s| s.key == t.key));
+                tags.extend(set.iter().cloned());
+            }
+        }
+        Sync::ChangeResourceGroup(rg) => f.attrs.resource_group_id = Some(rg.clone()),
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -267,6 +443,234 @@ mod tests {
             assert_eq!(detach_blockers(&conns, zone), want, "{zone:?}");
         }
         assert!(detach_blockers(&[c("ep-1", C::Disconnected, &[])], Some("h")).is_empty());
+    }
+
+    fn active() -> ServiceAttributes {
+        ServiceAttributes {
+            service_id: "epsrv-1".into(),
+            service_status: Some("Active".into()),
+            service_business_status: Some("Normal".into()),
+            ..Default::default()
+        }
+    }
+
+    fn row(id: &str) -> ServiceResourceRow {
+        ServiceResourceRow {
+            resource_id: id.into(),
+            resource_type: "nlb".into(),
+            zone_id: Some("cn-hangzhou-h".into()),
+        }
+    }
+
+    fn tag(k: &str, v: &str) -> TagParam {
+        TagParam { key: k.into(), value: v.into() }
+    }
+
+    fn owner() -> TagParam {
+        tag(crate::crd::OWNER_TAG_KEY, "uid-1")
+    }
+
+    fn described(d: &str) -> UpdateVpcEndpointServiceAttribute {
+        UpdateVpcEndpointServiceAttribute { service_description: Some(d.into()), ..Default::default() }
+    }
+
+    #[test]
+    fn sync_table() {
+        let obj = crate::fixtures::service("svc", "uid-1");
+        let mut spec = obj.spec.clone();
+        spec.service_description = Some("new".into());
+        spec.tags = vec![crate::crd::Tag { key: "team".into(), value: "a".into() }];
+        spec.resource_group_id = Some("rg-1".into());
+        // Everything in line with `spec`: the base row every case edits.
+        let mut attrs = active();
+        attrs.service_description = Some("new".into());
+        attrs.resource_group_id = Some("rg-1".into());
+        let base = SyncFacts {
+            spec: &spec,
+            uid: "uid-1",
+            attrs,
+            checks: DriftChecks::ALL,
+            sent_update: None,
+            resources: Some(vec![row("nlb-sim-001")]),
+            tags: Some(vec![tag("team", "a"), owner()]),
+            connections: None,
+        };
+        type Edit = fn(&mut SyncFacts<'_>);
+        let cases: Vec<(&str, Edit, Sync)> = vec![
+            ("in sync", |_| {}, Sync::InSync),
+            ("creating: wait", |f| f.attrs.service_status = Some("Creating".into()), Sync::Wait(S::Creating)),
+            (
+                "pending after an update: wait",
+                |f| f.attrs.service_status = Some("Pending".into()),
+                Sync::Wait(S::Pending),
+            ),
+            (
+                "financially locked: no change, look again later",
+                |f| {
+                    f.attrs.service_business_status = Some("FinancialLocked".into());
+                    f.attrs.service_description = Some("old".into());
+                },
+                Sync::Locked(BusinessStatus::FinancialLocked),
+            ),
+            (
+                "attribute drift: update",
+                |f| f.attrs.service_description = Some("old".into()),
+                Sync::Update(described("new")),
+            ),
+            (
+                "the same update already accepted: not sent again",
+                |f| {
+                    f.attrs.service_description = Some("old".into());
+                    f.sent_update = Some(described("new"));
+                },
+                Sync::NotApplied(described("new")),
+            ),
+            (
+                "a different edit after an accepted update: sent",
+                |f| {
+                    f.attrs.service_description = Some("old".into());
+                    f.sent_update = Some(described("older"));
+                },
+                Sync::Update(described("new")),
+            ),
+            (
+                "not applied waits for the listings to be fixed first",
+                |f| {
+                    f.attrs.service_description = Some("old".into());
+                    f.sent_update = Some(described("new"));
+                    f.tags = Some(vec![owner()]);
+                },
+                Sync::Tag(vec![tag("team", "a")]),
+            ),
+            ("backends unknown: list them", |f| f.resources = None, Sync::Observe(Read::Resources)),
+            (
+                "backends not due (Ready, drift schedule): not listed",
+                |f| {
+                    f.resources = None;
+                    f.checks = DriftChecks { resources: false, tags: true };
+                },
+                Sync::InSync,
+            ),
+            ("missing backend: attach", |f| f.resources = Some(vec![]), Sync::Attach(nlb("nlb-sim-001"))),
+            (
+                "attach before detach",
+                |f| f.resources = Some(vec![row("nlb-old")]),
+                Sync::Attach(nlb("nlb-sim-001")),
+            ),
+            (
+                "extra backend: connections are read first",
+                |f| f.resources = Some(vec![row("nlb-sim-001"), row("nlb-old")]),
+                Sync::Observe(Read::Connections),
+            ),
+            (
+                "extra backend, no live consumer: detach",
+                |f| {
+                    f.resources = Some(vec![row("nlb-sim-001"), row("nlb-old")]);
+                    f.connections = Some(vec![Connection {
+                        endpoint_id: "ep-1".into(),
+                        status: C::Disconnected,
+                        zones: vec![],
+                    }]);
+                },
+                Sync::Detach(nlb("nlb-old")),
+            ),
+            (
+                "extra backend, live consumer in its zone: blocked",
+                |f| {
+                    f.resources = Some(vec![row("nlb-sim-001"), row("nlb-old")]);
+                    f.connections = Some(vec![Connection {
+                        endpoint_id: "ep-1".into(),
+                        status: C::Connected,
+                        zones: vec!["cn-hangzhou-h".into()],
+                    }]);
+                },
+                Sync::DetachBlocked { resource: nlb("nlb-old"), endpoints: vec!["ep-1".into()] },
+            ),
+            ("tags unknown: list them", |f| f.tags = None, Sync::Observe(Read::Tags)),
+            (
+                "tags not due: not listed",
+                |f| {
+                    f.tags = None;
+                    f.checks = DriftChecks { resources: true, tags: false };
+                },
+                Sync::InSync,
+            ),
+            (
+                "foreign tag key removed first",
+                |f| f.tags = Some(vec![tag("team", "a"), tag("stray", "x"), owner()]),
+                Sync::Untag(vec!["stray".into()]),
+            ),
+            (
+                "changed tag value: set",
+                |f| f.tags = Some(vec![tag("team", "b"), owner()]),
+                Sync::Tag(vec![tag("team", "a")]),
+            ),
+            (
+                "lost ownership tag restored",
+                |f| f.tags = Some(vec![tag("team", "a")]),
+                Sync::Tag(vec![owner()]),
+            ),
+            (
+                "resource group drift, checked on every pass (it comes with Get)",
+                |f| {
+                    f.attrs.resource_group_id = Some("rg-other".into());
+                    f.checks = DriftChecks::default();
+                },
+                Sync::ChangeResourceGroup("rg-1".into()),
+            ),
+        ];
+        for (name, edit, want) in cases {
+            let mut f = base.clone();
+            edit(&mut f);
+            assert_eq!(sync(&f), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_sync_pass_runs_to_in_sync_without_reading_again() {
+        let obj = crate::fixtures::service("svc", "uid-1");
+        let mut spec = obj.spec.clone();
+        spec.tags = vec![crate::crd::Tag { key: "team".into(), value: "a".into() }];
+        spec.resource_group_id = Some("rg-1".into());
+        let mut f = SyncFacts {
+            spec: &spec,
+            uid: "uid-1",
+            attrs: active(),
+            checks: DriftChecks::ALL,
+            sent_update: None,
+            resources: Some(vec![row("nlb-sim-001")]),
+            tags: Some(vec![tag("stray", "x")]),
+            connections: None,
+        };
+        let mut steps = vec![];
+        loop {
+            let step = sync(&f);
+            if step == Sync::InSync || steps.len() > 5 {
+                break;
+            }
+            assert!(!step.settles_later(), "{step:?}");
+            applied(&mut f, &step);
+            steps.push(step);
+        }
+        assert_eq!(
+            steps,
+            vec![
+                Sync::Untag(vec!["stray".into()]),
+                Sync::Tag(vec![owner(), tag("team", "a")]),
+                Sync::ChangeResourceGroup("rg-1".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn drift_schedule_reads_each_listing_once_per_cycle() {
+        let passes: Vec<DriftChecks> = (0..DRIFT_CYCLE * 3).map(drift_checks).collect();
+        let resources = passes.iter().filter(|c| c.resources).count() as u64;
+        let tags = passes.iter().filter(|c| c.tags).count() as u64;
+        assert_eq!((resources, tags), (3, 3), "each listing once per cycle");
+        assert!(passes.iter().all(|c| !(c.resources && c.tags)), "never both on one pass");
+        let reads_per_resync = 1.0 + (resources + tags) as f64 / passes.len() as f64;
+        assert!(reads_per_resync <= 1.5, "{reads_per_resync}");
     }
 
     #[test]

@@ -62,6 +62,30 @@ pub fn diff_attributes(
     u
 }
 
+/// The attributes an update changes, for messages: `serviceDescription, connectBandwidth=3072`.
+pub fn describe(u: &UpdateVpcEndpointServiceAttribute) -> String {
+    let mut parts = vec![];
+    if u.service_description.is_some() {
+        parts.push("serviceDescription".to_string());
+    }
+    if let Some(b) = u.auto_accept_enabled {
+        parts.push(format!("autoAcceptEnabled={b}"));
+    }
+    if let Some(b) = u.zone_affinity_enabled {
+        parts.push(format!("zoneAffinityEnabled={b}"));
+    }
+    if let Some(b) = u.connect_bandwidth {
+        parts.push(format!("connectBandwidth={b}"));
+    }
+    if let Some(v) = &u.address_ip_version {
+        parts.push(format!("addressIpVersion={v}"));
+    }
+    if !u.add_supported_region_set.is_empty() || !u.delete_supported_region_set.is_empty() {
+        parts.push("supportedRegions".to_string());
+    }
+    parts.join(", ")
+}
+
 /// Tags to set (new or changed value) and keys to remove; system tags are ignored.
 pub fn diff_tags(desired: &[TagParam], actual: &[TagParam]) -> (Vec<TagParam>, Vec<String>) {
     let want: BTreeMap<&str, &str> = desired.iter().map(|t| (t.key.as_str(), t.value.as_str())).collect();

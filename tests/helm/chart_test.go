@@ -202,7 +202,7 @@ var baseRules = []rule{
 		ResourceNames: []string{crdName}, Verbs: []string{"get"}},
 }
 
-var secretRule = rule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}}
+var secretRule = rule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "patch"}}
 
 // commonChecks hold for every variant.
 func commonChecks(t *testing.T, objs []obj) {

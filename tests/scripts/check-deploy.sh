@@ -138,6 +138,8 @@ check_live() {
 	can yes get secrets -n "$team"
 	can no get secrets -n "$other"
 	can no list secrets -n "$team"
+	can yes patch secrets -n "$team"
+	can no patch secrets -n "$other"
 	can yes update leases.coordination.k8s.io -n "$ns"
 	can no update leases.coordination.k8s.io -n "$team"
 

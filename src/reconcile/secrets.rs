@@ -1,0 +1,173 @@
+//! Credentials Secrets outlive the objects that use them.
+//!
+//! When a namespace is deleted, Kubernetes deletes everything in it at once: without protection the
+//! credentials Secret can go before the operator has deleted the cloud service, and the object's
+//! finalizer is stranded (or the service leaks). So a Secret named by `spec.credentialsSecretRef` gets
+//! the finalizer [`SECRET_FINALIZER`] while any object uses it (like Kubernetes' own PVC protection); the
+//! finalizer goes when the last object that names it is released or points elsewhere. Each object
+//! records the Secret it protects in `status.protectedSecret`, so an edit of `credentialsSecretRef`
+//! releases the old one; only named Secrets are read (`get`, `patch`), never listed.
+//!
+//! Both patches are JSON patches guarded by the Secret's `resourceVersion`, so a protection added
+//! concurrently by another reconcile is never removed by accident.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::{
+    Api, ResourceExt,
+    api::{Patch, PatchParams},
+    core::ObjectMeta,
+};
+use serde_json::json;
+use tracing::info;
+
+use super::Context;
+use crate::{
+    crd::VpcEndpointService,
+    error::{Error, Result},
+};
+
+/// The finalizer on Secrets in use.
+pub const SECRET_FINALIZER: &str = "privatelink.alicloud.dev/credentials-in-use";
+
+/// Whether a Secret needs the finalizer added (in use, not yet protected, and not already being
+/// deleted: the API server refuses new finalizers on a terminating object).
+pub fn needs_protection(meta: &ObjectMeta) -> bool {
+    meta.deletion_timestamp.is_none() && !meta.finalizers.iter().flatten().any(|f| f == SECRET_FINALIZER)
+}
+
+/// The Secrets (names) in `namespace` that objects still use, not counting `leaving` (the object whose
+/// finalizer is about to go).
+pub fn in_use<'a>(
+    objects: impl IntoIterator<Item = &'a VpcEndpointService>,
+    namespace: &str,
+    leaving: Option<&VpcEndpointService>,
+) -> BTreeSet<String> {
+    let leaving_uid = leaving.and_then(|o| o.metadata.uid.as_deref());
+    objects
+        .into_iter()
+        .filter(|o| o.namespace().as_deref() == Some(namespace))
+        .filter(|o| leaving_uid.is_none() || o.metadata.uid.as_deref() != leaving_uid)
+        // An object whose finalizer is gone no longer needs anything.
+        .filter(|o| o.metadata.deletion_timestamp.is_none() || !o.finalizers().is_empty())
+        .filter_map(|o| o.spec.credentials_secret_ref.as_ref().map(|r| r.name.clone()))
+        .collect()
+}
+
+/// The finalizer list after removing ours, if ours is there.
+pub fn without_ours(meta: &ObjectMeta) -> Option<Vec<String>> {
+    let f = meta.finalizers.as_ref()?;
+    f.iter()
+        .any(|x| x == SECRET_FINALIZER)
+        .then(|| f.iter().filter(|x| *x != SECRET_FINALIZER).cloned().collect())
+}
+
+/// Set the finalizers, only if the Secret has not changed since it was read.
+fn guarded(meta: &ObjectMeta, finalizers: Vec<String>) -> Result<json_patch::Patch> {
+    let ops = json!([
+        { "op": "test", "path": "/metadata/resourceVersion", "value": meta.resource_version },
+        { "op": "add", "path": "/metadata/finalizers", "value": finalizers },
+    ]);
+    serde_json::from_value(ops).map_err(|e| Error::Credentials(format!("cannot build the Secret patch: {e}")))
+}
+
+/// Protect the Secret an object uses (no-op when already protected or terminating).
+pub async fn protect(ctx: &Context, namespace: &str, secret: &Secret) -> Result<()> {
+    if !needs_protection(&secret.metadata) {
+        return Ok(());
+    }
+    let mut finalizers = secret.metadata.finalizers.clone().unwrap_or_default();
+    finalizers.push(SECRET_FINALIZER.into());
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let patch = guarded(&secret.metadata, finalizers)?;
+    api.patch_metadata(&secret.name_any(), &PatchParams::default(), &Patch::<()>::Json(patch)).await?;
+    info!(secret = secret.name_any(), namespace, "protecting credentials Secret while it is in use");
+    Ok(())
+}
+
+/// Remove the finalizer from Secret `name` in `namespace` if no object uses it any more (`leaving`: the
+/// object being released now). Reads the cache; waits (an error) until it has listed every object.
+pub async fn release_if_unused(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    leaving: Option<&VpcEndpointService>,
+) -> Result<()> {
+    let Some(store) = ctx.cache() else {
+        return Err(Error::Requeue {
+            reason: "waiting for the cache before releasing the credentials Secret".into(),
+            after: Some(std::time::Duration::from_secs(1)),
+        });
+    };
+    if in_use(store.state().iter().map(|o| o.as_ref()), namespace, leaving).contains(name) {
+        return Ok(());
+    }
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let Some(secret) = api.get_metadata_opt(name).await? else { return Ok(()) };
+    let Some(rest) = without_ours(&secret.metadata) else { return Ok(()) };
+    api.patch_metadata(name, &PatchParams::default(), &Patch::<()>::Json(guarded(&secret.metadata, rest)?))
+        .await?;
+    info!(secret = name, namespace, "credentials Secret no longer in use; finalizer removed");
+    Ok(())
+}
+
+/// The Secrets an object protects: the one its spec names and the one its status recorded (they differ
+/// after an edit of `credentialsSecretRef`).
+pub fn protected_by(obj: &VpcEndpointService) -> BTreeSet<String> {
+    let spec = obj.spec.credentials_secret_ref.as_ref().map(|r| r.name.clone());
+    let status = obj.status.as_ref().and_then(|s| s.protected_secret.clone());
+    spec.into_iter().chain(status).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{crd::SecretRef, fixtures::service};
+
+    fn using(name: &str, uid: &str, secret: Option<&str>) -> VpcEndpointService {
+        let mut o = service(name, uid);
+        o.spec.credentials_secret_ref = secret.map(|s| SecretRef { name: s.into() });
+        o
+    }
+
+    #[test]
+    fn secrets_in_use() {
+        let a = using("a", "ua", Some("creds"));
+        let b = using("b", "ub", Some("creds"));
+        let c = using("c", "uc", Some("other"));
+        let d = using("d", "ud", None);
+        let mut other_ns = using("e", "ue", Some("elsewhere"));
+        other_ns.metadata.namespace = Some("other".into());
+        let mut released = using("f", "uf", Some("stale"));
+        released.metadata.deletion_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now()));
+        released.metadata.finalizers = None;
+        let all = [a.clone(), b.clone(), c.clone(), d, other_ns, released];
+        let ns = a.namespace().unwrap();
+        let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        assert_eq!(in_use(&all, &ns, None), set(&["creds", "other"]));
+        assert_eq!(in_use(&all, &ns, Some(&a)), set(&["creds", "other"]), "b still uses creds");
+        assert_eq!(in_use(&all[..1], &ns, Some(&a)), set(&[]), "the last user leaves");
+        assert_eq!(in_use(&all, &ns, Some(&c)), set(&["creds"]));
+    }
+
+    #[test]
+    fn finalizer_edits() {
+        let mut m = ObjectMeta::default();
+        assert!(needs_protection(&m));
+        assert_eq!(without_ours(&m), None);
+        m.finalizers = Some(vec!["x".into(), SECRET_FINALIZER.into()]);
+        assert!(!needs_protection(&m));
+        assert_eq!(without_ours(&m), Some(vec!["x".into()]));
+        let mut terminating = ObjectMeta {
+            deletion_timestamp: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                jiff::Timestamp::now(),
+            )),
+            ..Default::default()
+        };
+        assert!(!needs_protection(&terminating), "no new finalizers on a terminating Secret");
+        terminating.finalizers = Some(vec!["x".into()]);
+        assert_eq!(without_ours(&terminating), None, "someone else's finalizer is left alone");
+    }
+}
