@@ -27,6 +27,7 @@ use crate::{
     alicloud::{AliCloudClient, ClientConfig, DefaultCredentials},
     crd::VpcEndpointService,
     http::{self, HttpState},
+    lease,
     metrics::Metrics,
     reconcile::{self, Context, Settings, observe::ADOPT_ANNOTATION},
 };
@@ -67,9 +68,6 @@ pub enum StartupError {
     /// HTTP client setup failed.
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
-    /// Leader election failed.
-    #[error("leader election: {0}")]
-    Lease(#[from] kube_lease_manager::LeaseManagerError),
     /// Another replica took over; exit so Kubernetes restarts this one as a standby.
     #[error("lost leadership of Lease {LEASE_NAME}")]
     LostLeadership,
@@ -147,9 +145,10 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
         }
     });
 
-    // With leader election, wait as a (ready) standby until this replica holds the Lease; losing it
-    // later stops the controller and the process, as controller-runtime does.
-    let mut lost_leadership = None;
+    // With leader election, wait as a (ready) standby until this replica holds the Lease. Losing it
+    // later (no renewal within the renew deadline, or taken over) stops the controller, which drains
+    // in-flight work; the Lease is released only after that (see `lease`).
+    let mut leadership = None;
     if cfg.leader_election {
         let ns = cfg
             .lease_namespace
@@ -157,36 +156,19 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
             .or_else(|| std::env::var("POD_NAMESPACE").ok())
             .unwrap_or_else(|| "default".into());
         let identity = std::env::var("POD_NAME").unwrap_or_else(|_| uuid::Uuid::new_v4().to_string());
-        let manager = kube_lease_manager::LeaseManagerBuilder::new(ctx.client.clone(), LEASE_NAME)
-            .with_namespace(ns.clone())
-            .with_identity(identity.clone())
-            .with_duration(15)
-            .with_grace(5)
-            .build()
-            .await?;
-        let (mut leader, task) = manager.watch().await;
+        let elector = lease::Elector::new(
+            ctx.client.clone(),
+            &ns,
+            LEASE_NAME,
+            &identity,
+            lease::LeaseTimings::default(),
+        );
         standby.store(true, Ordering::Relaxed);
         info!(lease = LEASE_NAME, namespace = %ns, identity, "waiting for leadership");
-        while !*leader.borrow_and_update() {
-            if leader.changed().await.is_err() {
-                return Err(match task.await {
-                    Ok(Err(e)) => StartupError::Lease(e),
-                    _ => StartupError::LostLeadership,
-                });
-            }
-        }
+        leadership = Some(elector.acquire().await);
         standby.store(false, Ordering::Relaxed);
-        info!("acquired leadership");
-        lost_leadership = Some(async move {
-            while *leader.borrow_and_update() {
-                if leader.changed().await.is_err() {
-                    break;
-                }
-            }
-            drop(leader);
-            let _ = task.await;
-        });
     }
+    let lost_leadership = leadership.as_ref().map(lease::Leadership::lost);
     let lost = Arc::new(AtomicBool::new(false));
     let shutdown = {
         let lost = lost.clone();
@@ -252,6 +234,9 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
         })
         .await;
     info!("controller stopped; shutting down");
+    if let Some(l) = leadership {
+        l.release().await;
+    }
     server.abort();
     tokio::time::sleep(Duration::from_millis(10)).await;
     if lost.load(Ordering::Relaxed) {

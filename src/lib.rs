@@ -9,6 +9,7 @@ pub mod controller;
 pub mod crd;
 pub mod error;
 pub mod http;
+pub mod lease;
 pub mod metrics;
 pub mod reconcile;
 pub mod telemetry;

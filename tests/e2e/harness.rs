@@ -146,6 +146,15 @@ async fn create_namespace(client: &Client, ns: &str) {
     .unwrap_or_else(|e| panic!("create namespace {ns}: {e}"));
 }
 
+/// Completes a namespace deletion once the namespace is empty, as kube-controller-manager's namespace
+/// controller does (the testenv runs none): clears `spec.finalizers` through the `/finalize` subresource.
+pub async fn finalize_namespace(client: &Client, ns: &str) -> Result<(), kube::Error> {
+    let nss: Api<Namespace> = Api::all(client.clone());
+    let mut n = nss.get(ns).await?;
+    n.spec = Some(k8s_openapi::api::core::v1::NamespaceSpec { finalizers: Some(vec![]) });
+    nss.replace_subresource("finalize", ns, &PostParams::default(), &n).await.map(drop)
+}
+
 // ------------------------------------------------------------------------------------------------
 // Per-test context
 // ------------------------------------------------------------------------------------------------
@@ -435,6 +444,19 @@ impl Proc {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// SIGTERM (as the kubelet stops a pod) and wait up to `grace` for the exit; returns the status.
+    pub fn terminate(&mut self, grace: Duration) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status();
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
 }
 
 impl Drop for Proc {
@@ -673,7 +695,14 @@ impl Consumer {
         Self { cloud: AliCloudClient::new(&cfg, None).unwrap(), creds: Credentials::new(ak, sk, None) }
     }
     pub async fn call<O: privatelink_operator::alicloud::ops::Operation>(&self, op: &O) -> O::Response {
-        self.cloud.call(&self.creds, op).await.unwrap_or_else(|e| panic!("{}: {e}", O::ACTION))
+        self.try_call(op).await.unwrap_or_else(|e| panic!("{}: {e}", O::ACTION))
+    }
+    /// Like [`Consumer::call`], returning the error (for callers that expect faults).
+    pub async fn try_call<O: privatelink_operator::alicloud::ops::Operation>(
+        &self,
+        op: &O,
+    ) -> Result<O::Response, privatelink_operator::alicloud::CallError> {
+        self.cloud.call(&self.creds, op).await
     }
 }
 

@@ -12,4 +12,6 @@ mod delete;
 mod deploy;
 mod detach;
 mod exactly_once;
+mod leader;
 mod ready;
+mod restore;
