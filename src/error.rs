@@ -37,6 +37,7 @@ impl Error {
             Error::Cloud(CallError::Cloud(e)) => e.reason(),
             Error::Cloud(CallError::Transport { .. }) => "CloudUnreachable".into(),
             Error::Cloud(CallError::Decode { .. }) => "CloudBadResponse".into(),
+            Error::Cloud(CallError::CredentialSource { .. }) => "CredentialsUnavailable".into(),
             Error::Kube(_) => "KubernetesError".into(),
             Error::Credentials(_) => "CredentialsError".into(),
             Error::Finalizer(_) => "FinalizerError".into(),

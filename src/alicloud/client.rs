@@ -33,6 +33,13 @@ pub enum CallError {
         #[source]
         source: reqwest::Error,
     },
+    /// The operator's credential source is not usable yet (RRSA: the projected token file cannot be
+    /// read, e.g. before the kubelet has written it). Retried with backoff.
+    #[error("credentials unavailable: {detail}")]
+    CredentialSource {
+        /// What could not be read, and why.
+        detail: String,
+    },
     /// A success answer that does not parse.
     #[error("unreadable answer to {action}: {detail}")]
     Decode {
@@ -48,7 +55,9 @@ impl CallError {
     pub fn class(&self) -> ErrorClass {
         match self {
             CallError::Cloud(e) => e.class(),
-            CallError::Transport { .. } | CallError::Decode { .. } => ErrorClass::Retryable,
+            CallError::Transport { .. } | CallError::Decode { .. } | CallError::CredentialSource { .. } => {
+                ErrorClass::Retryable
+            }
         }
     }
 
@@ -227,6 +236,7 @@ impl AliCloudClient {
             Err(CallError::Cloud(e)) => e.code.clone(),
             Err(CallError::Transport { .. }) => "Transport".to_string(),
             Err(CallError::Decode { .. }) => "Decode".to_string(),
+            Err(CallError::CredentialSource { .. }) => "CredentialSource".to_string(),
         };
         if let Some(m) = &self.metrics {
             m.cloud_call(O::ACTION, &code, elapsed);

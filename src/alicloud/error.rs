@@ -69,6 +69,10 @@ const RETRYABLE: &[&str] = &[
     "SystemError",
     // Temporary credentials ran out: the next call fetches fresh ones.
     "InvalidSecurityToken.Expired",
+    // RRSA: the projected OIDC token expired (the kubelet rotates it; the retry re-reads the file),
+    // or STS could not fetch the issuer's keys for now.
+    "AuthenticationFail.OIDCToken.Expired",
+    "AuthenticationFail.OIDCToken.IssuerConfigurationBroken",
 ];
 
 /// Codes that mean "the service is busy or in the wrong state; wait for it".
@@ -158,7 +162,10 @@ mod tests {
             ("InvalidSecurityToken.Expired", 400, Retryable),
             ("UpdateBandWidthUnSupported", 400, Terminal),
             ("InvalidResourceGroup", 400, Terminal),
-            ("AuthenticationFail.OIDCToken.Expired", 401, Terminal),
+            ("AuthenticationFail.OIDCToken.Expired", 401, Retryable),
+            ("AuthenticationFail.OIDCToken.IssuerConfigurationBroken", 401, Retryable),
+            ("AuthenticationFail.OIDCToken.AudienceNotMatch", 401, Terminal),
+            ("AuthenticationFail.NoPermission", 401, Terminal),
             ("EndpointServiceNotFound", 400, NotFound),
             ("EndpointServiceNotFound", 404, NotFound),
             ("MissingParam.RegionId", 400, Terminal),

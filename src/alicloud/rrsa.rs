@@ -10,29 +10,61 @@ use std::{path::PathBuf, time::Duration};
 
 use serde::Deserialize;
 use tokio::sync::Mutex;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::{
     client::{CallError, encode_pairs, error_from_body},
     credentials::Credentials,
-    error::AliCloudError,
 };
 
 /// Refresh temporary credentials this long before they expire.
 const REFRESH_BEFORE: Duration = Duration::from_secs(15 * 60);
+/// Cached credentials are still used after a failed refresh while they stay valid this much longer.
+const STILL_VALID: Duration = Duration::from_secs(60);
+/// After a failed refresh, with valid credentials cached, the next attempt waits this long.
+const RETRY_REFRESH: Duration = Duration::from_secs(30);
+
+/// The cached exchange and the last failed attempt.
+#[derive(Default)]
+struct Cache {
+    held: Option<(Credentials, jiff::Timestamp)>,
+    failed_at: Option<std::time::Instant>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Refresh {
+    UseCached,
+    Exchange,
+}
+
+fn usable(expires: jiff::Timestamp, now: jiff::Timestamp) -> bool {
+    now + STILL_VALID < expires
+}
+
+/// Pure: whether to exchange the token now or use what is cached.
+fn refresh(cache: &Cache, now: jiff::Timestamp, mono: std::time::Instant) -> Refresh {
+    let Some((_, expires)) = &cache.held else { return Refresh::Exchange };
+    if now + REFRESH_BEFORE < *expires {
+        return Refresh::UseCached;
+    }
+    let backing_off = cache.failed_at.is_some_and(|t| mono.duration_since(t) < RETRY_REFRESH);
+    if backing_off && usable(*expires, now) { Refresh::UseCached } else { Refresh::Exchange }
+}
 
 /// Where the operator's own credentials come from.
 pub enum DefaultCredentials {
     /// Access keys (optionally with an STS token) from the environment.
     Static(Credentials),
     /// RRSA: OIDC token exchanged for STS credentials.
-    Oidc(OidcProvider),
+    Oidc(Box<OidcProvider>),
 }
 
 impl DefaultCredentials {
     /// The first link of the default chain that is configured, if any.
     pub fn from_env() -> Option<Self> {
-        Credentials::from_env().map(Self::Static).or_else(|| OidcProvider::from_env().map(Self::Oidc))
+        Credentials::from_env()
+            .map(Self::Static)
+            .or_else(|| OidcProvider::from_env().map(|p| Self::Oidc(Box::new(p))))
     }
 
     /// A short description for the startup log (no secrets).
@@ -60,7 +92,7 @@ pub struct OidcProvider {
     session_name: String,
     sts_endpoint: String,
     duration: Duration,
-    cached: Mutex<Option<(Credentials, jiff::Timestamp)>>,
+    cached: Mutex<Cache>,
 }
 
 #[derive(Deserialize)]
@@ -107,34 +139,45 @@ impl OidcProvider {
                 var("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")),
             ),
             duration: Duration::from_secs(3600),
-            cached: Mutex::new(None),
+            cached: Mutex::new(Cache::default()),
         })
     }
 
-    /// Credentials, exchanged anew when none are cached or they expire within 15 minutes.
+    /// Credentials, exchanged anew when none are cached or they expire within 15 minutes. When the
+    /// exchange fails but the cached credentials are still valid, those are used (and the exchange is
+    /// tried again at most every 30 s), so an STS hiccup never stops a working operator.
     pub async fn get(&self, http: &reqwest::Client) -> Result<Credentials, CallError> {
-        let mut cached = self.cached.lock().await;
-        if let Some((c, expires)) = cached.as_ref()
-            && jiff::Timestamp::now() + REFRESH_BEFORE < *expires
-        {
-            return Ok(c.clone());
+        let mut cache = self.cached.lock().await;
+        let now = jiff::Timestamp::now();
+        match refresh(&cache, now, std::time::Instant::now()) {
+            Refresh::UseCached => return Ok(cache.held.as_ref().expect("cached").0.clone()),
+            Refresh::Exchange => {}
         }
-        let fresh = self.assume_role(http).await?;
-        *cached = Some(fresh.clone());
-        Ok(fresh.0)
+        match self.assume_role(http).await {
+            Ok(fresh) => {
+                cache.held = Some(fresh.clone());
+                cache.failed_at = None;
+                Ok(fresh.0)
+            }
+            Err(e) => {
+                cache.failed_at = Some(std::time::Instant::now());
+                match &cache.held {
+                    Some((c, expires)) if usable(*expires, jiff::Timestamp::now()) => {
+                        warn!(error = %e, expiration = %expires, "RRSA refresh failed; using the cached credentials until they expire");
+                        Ok(c.clone())
+                    }
+                    _ => Err(e),
+                }
+            }
+        }
     }
 
     async fn assume_role(&self, http: &reqwest::Client) -> Result<(Credentials, jiff::Timestamp), CallError> {
         // The kubelet rotates the projected token: read it on every exchange.
-        let token = tokio::fs::read_to_string(&self.token_file).await.map_err(|e| {
-            CallError::Cloud(AliCloudError {
-                code: "InvalidOIDCToken.File".into(),
-                message: format!("cannot read {}: {e}", self.token_file.display()),
-                request_id: String::new(),
-                http_status: 0,
-                retry_after: None,
-            })
-        })?;
+        let token =
+            tokio::fs::read_to_string(&self.token_file).await.map_err(|e| CallError::CredentialSource {
+                detail: format!("cannot read the RRSA token file {}: {e}", self.token_file.display()),
+            })?;
         let now = jiff::Timestamp::now();
         let query = [
             ("Action", "AssumeRoleWithOIDC".to_string()),
@@ -183,6 +226,7 @@ impl OidcProvider {
 
 #[cfg(test)]
 mod tests {
+    use crate::alicloud::error::ErrorClass;
     use std::sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -249,7 +293,7 @@ mod tests {
             session_name: "t".into(),
             sts_endpoint: endpoint,
             duration: Duration::from_secs(3600),
-            cached: Mutex::new(None),
+            cached: Mutex::new(Cache::default()),
         }
     }
 
@@ -279,9 +323,117 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn unreadable_token_file_is_a_clear_error() {
+    async fn unreadable_token_file_is_a_clear_retryable_error() {
         let p = provider("http://127.0.0.1:9/".into(), "/nonexistent/token".into());
         let e = p.get(&reqwest::Client::new()).await.unwrap_err();
         assert!(e.to_string().contains("/nonexistent/token"), "{e}");
+        assert_eq!(e.class(), ErrorClass::Retryable, "the kubelet may not have written the token yet");
+    }
+
+    /// An STS that answers from a script (the last answer repeats) and counts calls.
+    async fn scripted_sts(script: Vec<(u16, serde_json::Value)>) -> (String, Arc<AtomicUsize>) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        let script = Arc::new(script);
+        let app = Router::new().route(
+            "/",
+            post(move || {
+                let (c, script) = (c.clone(), script.clone());
+                async move {
+                    let n = c.fetch_add(1, Ordering::SeqCst);
+                    let (status, body) = script[n.min(script.len() - 1)].clone();
+                    (axum::http::StatusCode::from_u16(status).unwrap(), axum::Json(body))
+                }
+            }),
+        );
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", l.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+        (url, calls)
+    }
+
+    fn granted(key: &str, expires_in: i64) -> (u16, serde_json::Value) {
+        let exp = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(expires_in);
+        let creds = serde_json::json!({"AccessKeyId": key, "AccessKeySecret": "s", "SecurityToken": "t",
+            "Expiration": exp.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()});
+        (200, serde_json::json!({"RequestId": "R", "Credentials": creds}))
+    }
+
+    fn refused(status: u16, code: &str) -> (u16, serde_json::Value) {
+        (status, serde_json::json!({"RequestId": "R-err", "Code": code, "Message": "refused"}))
+    }
+
+    fn token_file(dir: &tempfile::TempDir) -> PathBuf {
+        let token = dir.path().join("token");
+        std::fs::write(&token, "jwt-token-value\n").unwrap();
+        token
+    }
+
+    #[tokio::test]
+    async fn a_failed_refresh_keeps_still_valid_credentials() {
+        let dir = tempfile::tempdir().unwrap();
+        // Granted for 10 minutes (inside the 15-minute refresh window), then STS fails.
+        let (url, calls) =
+            scripted_sts(vec![granted("STS.first", 600), refused(503, "ServiceUnavailable")]).await;
+        let p = provider(url, token_file(&dir));
+        let http = reqwest::Client::new();
+        assert_eq!(p.get(&http).await.unwrap().access_key_id, "STS.first");
+        assert_eq!(p.get(&http).await.unwrap().access_key_id, "STS.first", "kept after the refresh failed");
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "a refresh was tried");
+        assert_eq!(p.get(&http).await.unwrap().access_key_id, "STS.first");
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "no new attempt within 30 s of a failure");
+    }
+
+    #[tokio::test]
+    async fn provider_errors_are_classified_by_code() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            (refused(503, "ServiceUnavailable"), ErrorClass::Retryable),
+            (refused(500, "InternalError"), ErrorClass::Retryable),
+            (refused(401, "AuthenticationFail.OIDCToken.Expired"), ErrorClass::Retryable),
+            (refused(401, "AuthenticationFail.OIDCToken.AudienceNotMatch"), ErrorClass::Terminal),
+            (refused(401, "AuthenticationFail.NoPermission"), ErrorClass::Terminal),
+        ];
+        for (answer, want) in cases {
+            let code = answer.1["Code"].as_str().unwrap().to_string();
+            let (url, _) = scripted_sts(vec![answer]).await;
+            let e = provider(url, token_file(&dir)).get(&reqwest::Client::new()).await.unwrap_err();
+            assert_eq!(e.class(), want, "{code}: {e}");
+            assert!(e.to_string().contains(&code), "{e}");
+        }
+        // No answer at all (nothing listens): retryable.
+        let e = provider("http://127.0.0.1:9/".into(), token_file(&dir)).get(&reqwest::Client::new()).await;
+        assert_eq!(e.unwrap_err().class(), ErrorClass::Retryable);
+    }
+
+    #[test]
+    fn refresh_table() {
+        let now = jiff::Timestamp::from_second(1_000_000).unwrap();
+        let mono = std::time::Instant::now() + Duration::from_secs(3600);
+        let held =
+            |secs: i64| Some((Credentials::new("k", "s", None), now + jiff::SignedDuration::from_secs(secs)));
+        let cases = [
+            ("nothing cached", Cache::default(), Refresh::Exchange),
+            ("fresh", Cache { held: held(3600), failed_at: None }, Refresh::UseCached),
+            ("inside the refresh window", Cache { held: held(600), failed_at: None }, Refresh::Exchange),
+            (
+                "failed 10 s ago, still valid",
+                Cache { held: held(600), failed_at: Some(mono - Duration::from_secs(10)) },
+                Refresh::UseCached,
+            ),
+            (
+                "failed 40 s ago: try again",
+                Cache { held: held(600), failed_at: Some(mono - Duration::from_secs(40)) },
+                Refresh::Exchange,
+            ),
+            (
+                "failed recently but about to expire",
+                Cache { held: held(30), failed_at: Some(mono - Duration::from_secs(10)) },
+                Refresh::Exchange,
+            ),
+        ];
+        for (name, cache, want) in cases {
+            assert_eq!(refresh(&cache, now, mono), want, "{name}");
+        }
     }
 }
