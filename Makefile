@@ -84,19 +84,26 @@ test-e2e:
 # Helm is built from Go modules (tests/helm/go.mod) into target/testbin/helm; no downloads
 # besides the Go module proxy.
 
-.PHONY: helm kubeconform manifests check-deploy check-deploy-live
+.PHONY: helm kubeconform manifests chart-docs check-deploy check-deploy-live
 
 # Build target/testbin/helm when tests/helm/go.mod or go.sum changed (first build: ~2-4 min).
 helm:
 	@tests/scripts/build-helm.sh >/dev/null
 
 # Regenerate deploy/manifests/privatelink-operator.yaml (helm template, default values),
-# the chart's crds/ copy of crds/ and deploy/argocd/argocd-cm-patch.yaml.
+# the chart's crds/ copy of crds/, deploy/argocd/argocd-cm-patch.yaml and the chart README.
 manifests:
 	@tests/scripts/check-deploy.sh render
 
-# helm lint --strict on every value variant, re-render and fail on drift, chart invariants and
-# Argo CD health tests (go test ./tests/helm), kubeconform -strict with offline schemas.
+# Regenerate the values table in deploy/helm/privatelink-operator/README.md from the
+# values.yaml comments (helm-docs, built from Go modules into target/testbin).
+chart-docs:
+	@tests/scripts/check-deploy.sh docs
+
+# helm lint --strict on every value variant, re-render and fail on drift (chart README too),
+# chart invariants and Argo CD health tests (go test ./tests/helm), kubeconform -strict with
+# offline schemas, then the live checks (check-deploy-live) on the testenv, which it brings up
+# and down when none is running. CHECK_DEPLOY_LIVE=0 skips the live part.
 check-deploy:
 	@tests/scripts/check-deploy.sh
 

@@ -3,6 +3,9 @@
 #
 #   tests/scripts/build-helm.sh              helm        (helm.sh/helm/v4/cmd/helm)
 #   tests/scripts/build-helm.sh kubeconform  kubeconform (github.com/yannh/kubeconform/cmd/kubeconform)
+#   tests/scripts/build-helm.sh helm-docs    helm-docs (github.com/norwoodj/helm-docs/cmd/helm-docs)
+#   tests/scripts/build-helm.sh controller-gen  controller-gen (sigs.k8s.io/controller-tools/cmd/controller-gen)
+#     (these two are pinned in their own module, tests/helm/tools/go.mod)
 #   FORCE=1 tests/scripts/build-helm.sh ...  rebuild regardless of the stamp
 #
 # The tools come from the Go module proxy (no release downloads). A binary is
@@ -14,11 +17,13 @@ tool="${1:-helm}"
 case "$tool" in
 helm) module=helm.sh/helm/v4 pkg=helm.sh/helm/v4/cmd/helm ;;
 kubeconform) module=github.com/yannh/kubeconform pkg=github.com/yannh/kubeconform/cmd/kubeconform ;;
-*) echo "usage: $0 [helm|kubeconform]" >&2; exit 2 ;;
+helm-docs) moddir=tests/helm/tools module=github.com/norwoodj/helm-docs pkg=github.com/norwoodj/helm-docs/cmd/helm-docs ;;
+controller-gen) moddir=tests/helm/tools module=sigs.k8s.io/controller-tools pkg=sigs.k8s.io/controller-tools/cmd/controller-gen ;;
+*) echo "usage: $0 [helm|kubeconform|helm-docs|controller-gen]" >&2; exit 2 ;;
 esac
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-mod="$root/tests/helm"
+mod="$root/${moddir:-tests/helm}"
 bindir="$root/target/testbin"
 bin="$bindir/$tool"
 stamp="$bindir/.$tool.stamp"

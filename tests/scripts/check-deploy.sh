@@ -3,6 +3,7 @@
 #
 #   tests/scripts/check-deploy.sh          check (CI): fails on any drift or error
 #   tests/scripts/check-deploy.sh render   regenerate the generated files (make manifests)
+#   tests/scripts/check-deploy.sh docs     regenerate the chart README only (make chart-docs)
 #   CHECK_DEPLOY_KUBECONFIG=... tests/scripts/check-deploy.sh live
 #                                    install/upgrade/uninstall and RBAC checks against a
 #                                    DISPOSABLE apiserver (the testenv: .testenv/admin.kubeconfig)
@@ -11,6 +12,7 @@
 #   deploy/helm/privatelink-operator/crds/<crd>.yaml   copy of crds/<crd>.yaml
 #   deploy/manifests/privatelink-operator.yaml         helm template, default values
 #   deploy/argocd/argocd-cm-patch.yaml                 wraps deploy/argocd/health.lua
+#   deploy/helm/privatelink-operator/README.md         helm-docs: README.md.gotmpl + values.yaml comments
 #
 # The check also runs `helm lint --strict` with the default values and every
 # deploy/helm/privatelink-operator/ci/*-values.yaml, renders each variant, and
@@ -18,6 +20,9 @@
 # Argo CD health script in gopher-lua), and validates every render, the
 # plain manifests, deploy/examples and the Argo CD fixtures with
 # `kubeconform -strict` against schemas generated offline (see kubeconform_schemas).
+# Last, the live checks (check_live) against the testenv's apiserver: it uses
+# a running testenv (.testenv/env) or brings one up and down around them;
+# CHECK_DEPLOY_LIVE=0 skips them (offline quick loop only, not for CI).
 set -euo pipefail
 
 mode="${1:-check}"
@@ -62,30 +67,64 @@ HDR
 	sed -e 's/^/    /' -e 's/^    $//' deploy/argocd/health.lua
 }
 
+# The chart README (helm-docs from README.md.gotmpl and the `# --` comments of values.yaml), to stdout.
+render_chart_docs() {
+	local hd
+	hd="$(tests/scripts/build-helm.sh helm-docs)"
+	"$hd" --chart-search-root "$chart" --skip-version-footer --log-level warning --dry-run
+}
+
+# The prometheus-operator CRDs ServiceMonitor and PodMonitor, generated offline by
+# controller-gen from the monitoring/v1 Go types pinned in tests/helm/tools/go.mod
+# into target/testbin/monitoring-crds (regenerated when that module changes);
+# prints the two files. They give kubeconform real schemas for the chart's
+# monitors, and check_live installs them so the monitors are created for real.
+monitoring_crds() {
+	local cg out stamp want
+	cg="$(tests/scripts/build-helm.sh controller-gen)"
+	out=target/testbin/monitoring-crds
+	stamp="$out/.stamp"
+	want="$(cat tests/helm/tools/go.mod tests/helm/tools/go.sum | sha256sum | cut -d' ' -f1)"
+	if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+		rm -rf "$out"
+		(cd tests/helm/tools && "$cg" crd:maxDescLen=0 \
+			paths=github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1 \
+			output:crd:dir="$root/$out") >&2
+		printf '%s\n' "$want" >"$stamp"
+	fi
+	echo "$root/$out/monitoring.coreos.com_servicemonitors.yaml" "$root/$out/monitoring.coreos.com_podmonitors.yaml"
+}
+
 # Generate kubeconform's JSON schemas into target/testbin/kubeconform-schemas
-# (regenerated when the swagger, the CRD or the generator change); prints the dir.
+# (regenerated when the swagger, a CRD or the generator change); prints the dir.
 kubeconform_schemas() {
-	local k8s swagger out stamp want
+	local k8s swagger out stamp want mon
 	k8s="$(cd tests/apiserver && go mod download k8s.io/kubernetes && go list -m -f '{{.Dir}}' k8s.io/kubernetes)"
 	swagger="$k8s/api/openapi-spec/swagger.json"
 	[[ -f "$swagger" ]] || { echo "check-deploy: no $swagger" >&2; return 1; }
+	read -r -a mon <<<"$(monitoring_crds)"
 	out=target/testbin/kubeconform-schemas
 	stamp="$out/.stamp"
-	want="$(cat "$swagger" "$crd_src" tests/helm/openapi2jsonschema/main.go | sha256sum | cut -d' ' -f1)"
+	want="$(cat "$swagger" "$crd_src" "${mon[@]}" tests/helm/openapi2jsonschema/main.go | sha256sum | cut -d' ' -f1)"
 	if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
 		rm -rf "$out"
-		(cd tests/helm && go run ./openapi2jsonschema -swagger "$swagger" -out "../../$out" "../../$crd_src") >&2
+		(cd tests/helm && go run ./openapi2jsonschema -swagger "$swagger" -out "../../$out" "../../$crd_src" "${mon[@]}") >&2
 		printf '%s\n' "$want" >"$stamp"
 	fi
 	echo "$root/$out"
 }
 
 # check_live: against the disposable cluster in $CHECK_DEPLOY_KUBECONFIG (the
-# test apiserver; no controller-manager needed): apply crds/ for real, then
-# helm install (leader election + secretNamespaces), RBAC checks as the
-# operator's ServiceAccount, helm upgrade back to the defaults, a server-side
-# dry run of deploy/manifests and the example, helm uninstall. Everything it
-# creates carries a random suffix; namespaces are deleted without waiting.
+# test apiserver; no controller-manager needed): apply crds/ and the monitor
+# CRDs for real, then real `helm install` (not a dry run) with the default
+# values into a fresh namespace, and `helm upgrade` through watchNamespaces
+# (ci/watch-namespaces-values.yaml: monitors, PDB, extraObjects, ...), leader
+# election + secretNamespaces, and back to the defaults, checking the
+# operator ServiceAccount's permissions with `kubectl auth can-i` after each;
+# then server-side dry runs of deploy/manifests and the examples, and `helm
+# uninstall`. Everything it creates carries a random suffix; namespaces are
+# deleted without waiting. CRDs are applied idempotently and left in place
+# (another run may share the apiserver).
 check_live() {
 	[[ -n "${CHECK_DEPLOY_KUBECONFIG:-}" ]] || {
 		echo "check-deploy live: set CHECK_DEPLOY_KUBECONFIG to a disposable cluster's kubeconfig" >&2
@@ -93,16 +132,16 @@ check_live() {
 	}
 	export KUBECONFIG="$CHECK_DEPLOY_KUBECONFIG"
 	# Globals (not local): the EXIT trap runs after this function returns.
-	local id
+	local id f mon_args=() start=$SECONDS
 	tmp="$(mktemp -d)"
 	export HELM_CACHE_HOME="$tmp/cache" HELM_CONFIG_HOME="$tmp/config" HELM_DATA_HOME="$tmp/data"
 	id="$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
-	rel="plo-$id" ns="plo-$id" team="plo-$id-a" other="plo-$id-b"
+	rel="plo-$id" ns="plo-$id" team="plo-$id-a" other="plo-$id-b" team2="plo-$id-c"
 	sa="system:serviceaccount:$ns:privatelink-operator"
 	# shellcheck disable=SC2317
 	cleanup() {
 		"$HELM" uninstall "$rel" -n "$ns" >/dev/null 2>&1 || true
-		kubectl delete namespace "$ns" "$team" "$other" --wait=false >/dev/null 2>&1 || true
+		kubectl delete namespace "$ns" "$team" "$other" "$team2" --wait=false >/dev/null 2>&1 || true
 		rm -rf "$tmp"
 	}
 	trap cleanup EXIT
@@ -110,13 +149,15 @@ check_live() {
 
 	kubectl apply --server-side --force-conflicts -f "$crd_src" >/dev/null ||
 		live_fail "the apiserver rejects $crd_src"
-	kubectl wait --for=condition=Established "crd/$crd_name" --timeout=60s >/dev/null
+	for f in $(monitoring_crds); do mon_args+=(-f "$f"); done
+	kubectl apply --server-side --force-conflicts "${mon_args[@]}" >/dev/null ||
+		live_fail "the apiserver rejects the generated monitoring.coreos.com CRDs"
+	kubectl wait --for=condition=Established "crd/$crd_name" crd/servicemonitors.monitoring.coreos.com \
+		crd/podmonitors.monitoring.coreos.com --timeout=60s >/dev/null
 	kubectl create namespace "$team" >/dev/null
 	kubectl create namespace "$other" >/dev/null
+	kubectl create namespace "$team2" >/dev/null
 
-	"$HELM" install "$rel" "$chart" -n "$ns" --create-namespace \
-		--set leaderElection.enabled=true --set "rbac.secretNamespaces={$team}" >/dev/null ||
-		live_fail "helm install failed"
 	can() { # can yes|no VERB RESOURCE [ARGS...]
 		local want="$1" got i
 		shift
@@ -128,25 +169,67 @@ check_live() {
 		done
 		live_fail "can-i $* as $sa: got '$got', want '$want'"
 	}
-	can yes watch vpcendpointservices.privatelink.alicloud.dev -A
-	can yes patch vpcendpointservices.privatelink.alicloud.dev/status -n "$team"
-	can yes update vpcendpointservices.privatelink.alicloud.dev/finalizers -n "$team"
-	can no delete vpcendpointservices.privatelink.alicloud.dev -n "$team"
+	eps=vpcendpointservices.privatelink.alicloud.dev
+
+	# 1. Default values, a real install.
+	"$HELM" install "$rel" "$chart" -n "$ns" --create-namespace >/dev/null || live_fail "helm install (defaults) failed"
+	can yes watch "$eps" -A
+	can yes patch "$eps/status" -n "$team"
+	can yes update "$eps/finalizers" -n "$team"
+	can no delete "$eps" -n "$team"
 	can yes create events.events.k8s.io -n "$team"
 	can yes get "customresourcedefinitions.apiextensions.k8s.io/$crd_name"
 	can no get customresourcedefinitions.apiextensions.k8s.io/other.example.com
+	can yes get secrets -n "$other"
+	can no list secrets -n "$team"
+	can no update leases.coordination.k8s.io -n "$ns"
+	# The aggregated view/edit roles exist with their labels (aggregating them
+	# into view/edit is kube-controller-manager's job, which the testenv lacks).
+	for f in view edit; do
+		[[ "$(kubectl get clusterrole -o name \
+			-l "app.kubernetes.io/instance=$rel,rbac.authorization.k8s.io/aggregate-to-$f=true" | wc -l)" == 1 ]] ||
+			live_fail "no ClusterRole aggregated to $f"
+	done
+
+	# 2. watchNamespaces (+ monitors, PDB, extraObjects, two replicas with leader election).
+	"$HELM" upgrade "$rel" "$chart" -n "$ns" -f "$chart/ci/watch-namespaces-values.yaml" \
+		--set "watchNamespaces={$team,$team2}" >/dev/null || live_fail "helm upgrade to watchNamespaces failed"
+	can no watch "$eps" -A
+	can no get secrets -n "$other"
+	for n in "$team" "$team2"; do
+		can yes watch "$eps" -n "$n"
+		can yes patch "$eps/status" -n "$n"
+		can yes create events.events.k8s.io -n "$n"
+		can yes get secrets -n "$n"
+		can yes patch secrets -n "$n"
+		can no list secrets -n "$n"
+	done
+	can no watch "$eps" -n "$other"
+	can no create events.events.k8s.io -n "$other"
+	can yes get "customresourcedefinitions.apiextensions.k8s.io/$crd_name"
+	can yes update leases.coordination.k8s.io -n "$ns"
+	[[ "$(kubectl -n "$ns" get servicemonitor,podmonitor,poddisruptionbudget -o name | wc -l)" == 3 ]] &&
+		kubectl -n "$ns" get configmap privatelink-operator-ca privatelink-operator-proxy -o name >/dev/null ||
+		live_fail "watchNamespaces variant: a monitor, the PDB or an extraObjects ConfigMap is missing"
+
+	# 3. Leader election and secretNamespaces (Secrets in $team only).
+	"$HELM" upgrade "$rel" "$chart" -n "$ns" --reset-values \
+		--set leaderElection.enabled=true --set "rbac.secretNamespaces={$team}" >/dev/null ||
+		live_fail "helm upgrade to leader election + secretNamespaces failed"
+	can yes watch "$eps" -A
 	can yes get secrets -n "$team"
 	can no get secrets -n "$other"
-	can no list secrets -n "$team"
 	can yes patch secrets -n "$team"
 	can no patch secrets -n "$other"
 	can yes update leases.coordination.k8s.io -n "$ns"
 	can no update leases.coordination.k8s.io -n "$team"
 
-	# Back to the defaults: leader election off (strategy change), secrets cluster-wide.
+	# 4. Back to the defaults: leader election off (strategy change), secrets cluster-wide.
 	"$HELM" upgrade "$rel" "$chart" -n "$ns" --reset-values >/dev/null || live_fail "helm upgrade to the defaults failed"
 	can yes get secrets -n "$other"
 	can no update leases.coordination.k8s.io -n "$ns"
+	[[ -z "$(kubectl -n "$ns" get servicemonitor,podmonitor,poddisruptionbudget -o name)" ]] ||
+		live_fail "monitors or PDB left after the upgrade to the defaults"
 
 	kubectl apply --server-side -f deploy/manifests/namespace.yaml >/dev/null
 	kubectl apply --server-side --force-conflicts --dry-run=server -f deploy/manifests/ >/dev/null ||
@@ -154,7 +237,9 @@ check_live() {
 	kubectl apply --server-side --dry-run=server -n "$team" -f deploy/examples/ >/dev/null ||
 		live_fail "server-side dry run of deploy/examples failed"
 	"$HELM" uninstall "$rel" -n "$ns" >/dev/null || live_fail "helm uninstall failed"
-	echo "check-deploy live: OK (install, RBAC, upgrade, dry runs, uninstall)"
+	[[ -z "$(kubectl get clusterrole,clusterrolebinding -o name -l "app.kubernetes.io/instance=$rel")" ]] ||
+		live_fail "cluster-scoped objects left after helm uninstall"
+	echo "check-deploy live: OK in $((SECONDS - start))s (install, watchNamespaces, leader election, RBAC, upgrades, dry runs, uninstall)"
 }
 
 [[ -f "$crd_src" ]] || { echo "check-deploy: $crd_src is missing (make crds)" >&2; exit 1; }
@@ -164,14 +249,20 @@ if [[ "$mode" == render ]]; then
 	cp "$crd_src" "$crd_chart"
 	render_manifest >"$manifest"
 	render_argo_patch >"$argo_patch"
-	echo "rendered $crd_chart, $manifest, $argo_patch"
+	render_chart_docs >"$chart/README.md"
+	echo "rendered $crd_chart, $manifest, $argo_patch, $chart/README.md"
+	exit 0
+fi
+if [[ "$mode" == docs ]]; then
+	render_chart_docs >"$chart/README.md"
+	echo "rendered $chart/README.md"
 	exit 0
 fi
 if [[ "$mode" == live ]]; then
 	check_live
 	exit 0
 fi
-[[ "$mode" == check ]] || { echo "usage: $0 [check|render|live]" >&2; exit 2; }
+[[ "$mode" == check ]] || { echo "usage: $0 [check|render|docs|live]" >&2; exit 2; }
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -184,6 +275,9 @@ diff -u "$manifest" "$tmp/manifest.yaml" >"$tmp/manifest.diff" ||
 render_argo_patch >"$tmp/argo.yaml"
 diff -u "$argo_patch" "$tmp/argo.yaml" >/dev/null || err "$argo_patch is stale; run make manifests"
 [[ -z "$(ls "$chart/crds" | grep -vx "$crd_name.yaml")" ]] || err "unexpected files in $chart/crds"
+render_chart_docs >"$tmp/README.md" || err "helm-docs failed"
+diff -u "$chart/README.md" "$tmp/README.md" >"$tmp/readme.diff" ||
+	{ head -30 "$tmp/readme.diff" >&2; err "$chart/README.md (values table) is stale; run make chart-docs"; }
 
 # 2. Lint and render every value variant.
 variants=("")
@@ -201,13 +295,17 @@ done
 # 3. Go tests: chart invariants per variant, Argo CD health script.
 (cd tests/helm && go test -count=1 ./...) || err "go test ./tests/helm failed"
 
-# 4. kubeconform -strict. Schemas: the Kubernetes OpenAPI (swagger.json) of
-#    the k8s.io/kubernetes module that tests/apiserver builds the test
-#    apiserver from, plus our CRD; ServiceMonitor has no schema and is skipped.
+# 4. kubeconform -strict, offline. Schemas: the Kubernetes OpenAPI
+#    (swagger.json) of the k8s.io/kubernetes module that tests/apiserver
+#    builds the test apiserver from, our CRD, and the ServiceMonitor/PodMonitor
+#    CRDs generated from the prometheus-operator Go types (monitoring_crds).
+#    No -skip and no remote schema location: a kind without a schema fails.
+#    The default values are validated as deploy/manifests (their render, see
+#    step 1), every ci/*-values.yaml variant below.
 KUBECONFORM="$(tests/scripts/build-helm.sh kubeconform)"
 schemas="$(kubeconform_schemas)"
 kubeconform() {
-	"$KUBECONFORM" -strict -summary -skip ServiceMonitor \
+	"$KUBECONFORM" -strict -summary \
 		-schema-location "$schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json" "$@"
 }
 kubeconform deploy/manifests deploy/examples deploy/argocd/testdata || err "kubeconform failed on committed YAML"
@@ -215,6 +313,26 @@ for v in "${variants[@]:1}"; do
 	"$HELM" template "$release" "$chart" --namespace "$namespace" --include-crds -f "$v" >"$tmp/variant.yaml"
 	kubeconform "$tmp/variant.yaml" >/dev/null || { kubeconform "$tmp/variant.yaml" >&2 || true; err "kubeconform failed for $v"; }
 done
+
+# 5. Live: a real helm install/upgrade/uninstall on the test apiserver
+#    (check_live). Uses the running testenv, or brings one up (crds/ and the
+#    RBAC of deploy/manifests included) and takes it down again afterwards.
+if [[ "${CHECK_DEPLOY_LIVE:-1}" == 0 ]]; then
+	echo "check-deploy: live checks skipped (CHECK_DEPLOY_LIVE=0)" >&2
+elif ((fail)); then
+	echo "check-deploy: live checks not run (earlier failures)" >&2
+else
+	testenv_dir="${TESTENV_DIR:-$root/.testenv}"
+	started=""
+	[[ -f "$testenv_dir/env" ]] || started=1
+	if TESTENV_QUIET=1 tests/scripts/testenv-up.sh >"$tmp/testenv.log" 2>&1; then
+		CHECK_DEPLOY_KUBECONFIG="$testenv_dir/admin.kubeconfig" "$0" live || err "live checks failed"
+	else
+		cat "$tmp/testenv.log" >&2
+		err "testenv-up failed"
+	fi
+	if [[ -n "$started" ]]; then tests/scripts/testenv-down.sh >/dev/null || true; fi
+fi
 
 if ((fail)); then
 	echo "check-deploy: FAILED" >&2

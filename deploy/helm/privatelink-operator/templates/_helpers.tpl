@@ -88,3 +88,46 @@ Name of the CRD, for resourceNames in RBAC.
 {{- define "privatelink-operator.crdName" -}}
 vpcendpointservices.privatelink.alicloud.dev
 {{- end }}
+
+{{/*
+RBAC rules of the operator for its namespaced work: the custom resource and
+Events. In the ClusterRole by default, in a Role per namespace with
+watchNamespaces.
+*/}}
+{{- define "privatelink-operator.namespacedRules" -}}
+# The custom resource: watch, add/remove the finalizer, write status (SSA).
+- apiGroups: ["privatelink.alicloud.dev"]
+  resources: ["vpcendpointservices"]
+  verbs: ["get", "list", "watch", "patch", "update"]
+- apiGroups: ["privatelink.alicloud.dev"]
+  resources: ["vpcendpointservices/status"]
+  verbs: ["get", "patch", "update"]
+# Needed where the OwnerReferencesPermissionEnforcement admission plugin is on.
+- apiGroups: ["privatelink.alicloud.dev"]
+  resources: ["vpcendpointservices/finalizers"]
+  verbs: ["update"]
+# Kubernetes Events (events.k8s.io/v1) from the shared Recorder.
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
+
+{{/*
+The credentials Secrets rule (spec.credentialsSecretRef).
+*/}}
+{{- define "privatelink-operator.secretsRule" -}}
+- apiGroups: [""]
+  resources: ["secrets"]
+  # get: read credentials; patch: the finalizer privatelink.alicloud.dev/credentials-in-use that
+  # keeps a Secret until no object uses it (namespace deletion). Never list or watch.
+  verbs: ["get", "patch"]
+{{- end }}
+
+{{/*
+Value checks shared by several templates.
+*/}}
+{{- define "privatelink-operator.validate" -}}
+{{- if and .Values.watchNamespaces .Values.watchNamespace }}
+{{- fail "set watchNamespaces or watchNamespace, not both (watchNamespaces: [one] watches a single namespace)" }}
+{{- end }}
+{{- end }}
