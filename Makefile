@@ -7,11 +7,12 @@ CRD_FILE := crds/vpcendpointservices.privatelink.alicloud.dev.yaml
 
 help:
 	@echo "make demo       build, start a local apiserver + simulator, run the operator, create an example"
-	@echo "make test       every test: unit, CRD drift, simulator vs official SDK, deploy checks, e2e"
+	@echo "make test       every test: unit, CRD drift, simulator vs official SDK, deploy checks, image, e2e"
 	@echo "make bench      benchmarks (simulator throughput, operator scale)"
 	@echo "make testenv-up / testenv-down   local kube-apiserver + privatelink-sim on 127.0.0.1"
 	@echo "make crds       regenerate $(CRD_FILE) from the Rust types"
 	@echo "make lint       cargo fmt --check and clippy -D warnings"
+	@echo "make image      the container image as an OCI archive in target/image/ (no Docker needed)"
 
 build:
 	cargo build --bins
@@ -38,7 +39,7 @@ sdk-test:
 	tests/scripts/test-sdk.sh
 
 # Everything, as CI runs it. test-e2e brings the testenv up and down around the Rust test suites.
-test: check-crds unit sdk-test check-deploy test-e2e
+test: check-crds unit sdk-test check-deploy image-test test-e2e
 
 bench:
 	tests/scripts/bench.sh
@@ -116,6 +117,21 @@ kubeconform:
 # deploy/examples. Needs CHECK_DEPLOY_KUBECONFIG, e.g. .testenv/admin.kubeconfig.
 check-deploy-live:
 	@CHECK_DEPLOY_KUBECONFIG="$${CHECK_DEPLOY_KUBECONFIG:-$(CURDIR)/.testenv/admin.kubeconfig}" tests/scripts/check-deploy.sh live
+
+# ---- Container image ----
+# The Dockerfile's image (distroless cc-debian12 + the release binary) built without a Docker
+# daemon: Debian bookworm packages via apt-get download (cached in target/image/cache), layers and
+# OCI layout written by tests/image/build.py -> target/image/privatelink-operator-<version>.oci.tar.
+# image-test checks the layout and config and runs the binary from the image's own rootfs (chroot).
+
+.PHONY: image image-test
+
+image:
+	cargo build --release --bin privatelink-operator
+	@python3 tests/image/build.py
+
+image-test: image
+	@python3 tests/image/test-image.py
 
 # ---- Benchmarks ---- `make bench` runs tests/scripts/bench.sh (method and results:
 # tests/bench/README.md); these are shortcuts with its overrides.

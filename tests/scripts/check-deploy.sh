@@ -334,6 +334,28 @@ else
 	if [[ -n "$started" ]]; then tests/scripts/testenv-down.sh >/dev/null || true; fi
 fi
 
+# ---- GitHub Actions workflows (.github/workflows): actionlint ----
+# Pinned here, built from the Go module proxy into target/testbin on first use.
+# Its shellcheck and pyflakes integrations are off, so the result does not
+# depend on what the host has installed.
+actionlint_version=v1.7.12
+actionlint="target/testbin/actionlint-$actionlint_version"
+if [[ ! -x "$actionlint" ]]; then
+	echo "check-deploy: building actionlint $actionlint_version into $actionlint" >&2
+	(GOBIN="$root/$actionlint.d" CGO_ENABLED=0 go install -trimpath \
+		"github.com/rhysd/actionlint/cmd/actionlint@$actionlint_version" &&
+		mv "$actionlint.d/actionlint" "$actionlint" && rmdir "$actionlint.d") || true
+fi
+if [[ -x "$actionlint" ]]; then
+	if "$actionlint" -no-color -shellcheck= -pyflakes= .github/workflows/*.yml; then
+		echo "check-deploy: actionlint $actionlint_version: .github/workflows OK"
+	else
+		err "actionlint failed on .github/workflows"
+	fi
+else
+	err "could not build actionlint $actionlint_version"
+fi
+
 if ((fail)); then
 	echo "check-deploy: FAILED" >&2
 	exit 1
