@@ -29,14 +29,15 @@ use crate::{
     http::{self, HttpState},
     lease,
     metrics::Metrics,
-    reconcile::{self, Context, Settings, observe::ADOPT_ANNOTATION},
+    namespaces,
+    reconcile::{self, Context, Settings, control, observe::ADOPT_ANNOTATION},
 };
 
 /// Settings of `privatelink-operator run`.
 #[derive(Clone, Debug)]
 pub struct RunConfig {
-    /// Watch only this namespace (all when `None`).
-    pub namespace: Option<String>,
+    /// Watch only these namespaces (all when empty).
+    pub namespaces: Vec<String>,
     /// PrivateLink client settings.
     pub cloud: ClientConfig,
     /// Reconciler settings.
@@ -97,18 +98,23 @@ fn trigger_key(obj: &VpcEndpointService) -> Option<u64> {
     obj.metadata.generation.hash(&mut h);
     obj.metadata.finalizers.hash(&mut h);
     obj.metadata.deletion_timestamp.is_some().hash(&mut h);
-    obj.metadata.annotations.as_ref().and_then(|a| a.get(ADOPT_ANNOTATION)).hash(&mut h);
+    // The annotations users act through: adoption, pause, reconcile-now.
+    for key in [ADOPT_ANNOTATION, control::PAUSED_ANNOTATION, control::RECONCILE_REQUEST_ANNOTATION] {
+        obj.metadata.annotations.as_ref().and_then(|a| a.get(key)).hash(&mut h);
+    }
     Some(h.finish())
 }
 
 /// Run the controller until SIGTERM/SIGINT.
 pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
     let client = Client::try_default().await.map_err(StartupError::Kubeconfig)?;
-    let api: Api<VpcEndpointService> = match &cfg.namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
+    let apis: Vec<Api<VpcEndpointService>> = match cfg.namespaces.as_slice() {
+        [] => vec![Api::all(client.clone())],
+        list => list.iter().map(|ns| Api::namespaced(client.clone(), ns)).collect(),
     };
-    api.list(&ListParams::default().limit(1)).await.map_err(StartupError::CrdMissing)?;
+    for api in &apis {
+        api.list(&ListParams::default().limit(1)).await.map_err(StartupError::CrdMissing)?;
+    }
 
     let metrics = Arc::new(Metrics::default());
     let cloud = AliCloudClient::new(&cfg.cloud, Some(metrics.clone()))?;
@@ -200,7 +206,12 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
     // object's old UID is still in the cluster), once it is listed.
     ctx.set_store(reader.clone(), ready.clone());
     let forget = ctx.clone();
-    let events = watcher(api, watcher::Config::default().any_semantic()).modify(slim).inspect(move |ev| {
+    let config = watcher::Config::default().any_semantic();
+    let source = match cfg.namespaces.as_slice() {
+        [] | [_] => watcher(apis[0].clone(), config).boxed(),
+        list => namespaces::watch(client.clone(), list, config, reader.clone()).boxed(),
+    };
+    let events = source.modify(slim).inspect(move |ev| {
         match ev {
             Ok(watcher::Event::InitDone) if !ready.swap(true, Ordering::Relaxed) => {
                 info!("initial list complete; ready");
@@ -212,7 +223,7 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
         }
     });
     // The cache sees every change; reconciles are triggered only by changes the reconciler acts on
-    // (spec, finalizers, deletion, the adoption annotation), not by the operator's own status writes,
+    // (spec, finalizers, deletion, the adoption, pause and reconcile-now annotations), not by the operator's own status writes,
     // which would otherwise replace a pending poll and crowd the queue under load.
     let trigger =
         reflector(writer, events).applied_objects().predicate_filter(trigger_key, PredicateConfig::default());
@@ -220,7 +231,7 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
         .with_config(ControllerConfig::default().concurrency(cfg.concurrency))
         .graceful_shutdown_on(shutdown);
     info!(
-        namespace = cfg.namespace.as_deref().unwrap_or("(all)"),
+        namespaces = if cfg.namespaces.is_empty() { "(all)".to_string() } else { cfg.namespaces.join(",") },
         concurrency = cfg.concurrency,
         "controller started"
     );

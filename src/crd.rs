@@ -129,6 +129,13 @@ pub struct VpcEndpointServiceSpec {
     /// endpoint service, `Orphan` leaves it in Alibaba Cloud.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_policy: Option<DeletionPolicy>,
+
+    /// `Full` (default): the operator creates, updates, corrects and deletes the service. `Observe`: it
+    /// only finds the service (by the `privatelink.alicloud.dev/adopt-service-id` annotation, the
+    /// recorded ID or the ownership tag) and reports it in status; nothing is ever written to the
+    /// cloud, and deleting this object never deletes the service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policy: Option<ManagementPolicy>,
 }
 
 fn default_payer() -> Payer {
@@ -179,6 +186,16 @@ pub enum DeletionPolicy {
     Delete,
     /// Keep the endpoint service in Alibaba Cloud.
     Orphan,
+}
+
+/// How much the operator manages.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema, Default)]
+pub enum ManagementPolicy {
+    /// Create, update, correct drift, delete.
+    #[default]
+    Full,
+    /// Read only: observe and report, never write to the cloud.
+    Observe,
 }
 
 /// A backend resource of the endpoint service.
@@ -273,6 +290,10 @@ pub struct VpcEndpointServiceStatus {
     /// a lost answer or a spec edit) sends the same one and Alibaba never creates a second service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_client_token: Option<String>,
+    /// The last value of the annotation `privatelink.alicloud.dev/reconcile-requested-at` that was
+    /// handled (a full reconcile, drift checks included, ran for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
 }
 
 fn conditions_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {

@@ -27,6 +27,7 @@ pub fn service(name: &str, uid: &str) -> VpcEndpointService {
             connect_bandwidth: None,
             credentials_secret_ref: None,
             deletion_policy: None,
+            management_policy: None,
         },
     );
     obj.metadata = ObjectMeta {

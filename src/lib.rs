@@ -11,6 +11,7 @@ pub mod error;
 pub mod http;
 pub mod lease;
 pub mod metrics;
+pub mod namespaces;
 pub mod reconcile;
 pub mod telemetry;
 

@@ -34,9 +34,12 @@ struct RunArgs {
     /// `sts[-vpc].<ALIBABA_CLOUD_STS_REGION>.aliyuncs.com`, else `sts.aliyuncs.com`.
     #[arg(long, env = "ALIBABA_CLOUD_STS_ENDPOINT")]
     sts_endpoint: Option<String>,
-    /// Watch only this namespace (default: all namespaces).
+    /// Watch only this namespace (default: all namespaces). Same as `--watch-namespaces` with one.
     #[arg(long, env = "WATCH_NAMESPACE")]
     namespace: Option<String>,
+    /// Watch only these namespaces, comma-separated (default: all). Namespaced RBAC in each suffices.
+    #[arg(long, env = "PRIVATELINK_WATCH_NAMESPACES", value_delimiter = ',')]
+    watch_namespaces: Vec<String>,
     /// Maximum reconciliations in parallel.
     #[arg(long, env = "PRIVATELINK_CONCURRENCY", default_value_t = 8)]
     concurrency: u16,
@@ -70,6 +73,18 @@ struct RunArgs {
     log_format: LogFormat,
 }
 
+/// The namespaces to watch: `--namespace` and `--watch-namespaces` together, trimmed, without
+/// duplicates, in order.
+fn watched(one: Option<String>, list: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for ns in one.into_iter().chain(list).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()) {
+        if !out.contains(&ns) {
+            out.push(ns);
+        }
+    }
+    out
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match Cli::parse().command {
@@ -80,7 +95,7 @@ async fn main() -> ExitCode {
         Command::Run(a) => {
             telemetry::init(a.log_format);
             let cfg = RunConfig {
-                namespace: a.namespace,
+                namespaces: watched(a.namespace, a.watch_namespaces),
                 cloud: ClientConfig {
                     endpoint: a.endpoint,
                     timeout: Duration::from_secs(a.request_timeout_seconds),
@@ -106,5 +121,21 @@ async fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watched_namespaces() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(watched(None, vec![]), Vec::<String>::new());
+        assert_eq!(watched(Some("a".into()), vec![]), s(&["a"]));
+        assert_eq!(watched(Some("a".into()), s(&["b", " a", ""])), s(&["a", "b"]));
+        let cli = Cli::parse_from(["privatelink-operator", "run", "--watch-namespaces", "team-a,team-b"]);
+        let Command::Run(a) = cli.command else { panic!("run") };
+        assert_eq!(watched(a.namespace, a.watch_namespaces), s(&["team-a", "team-b"]));
     }
 }

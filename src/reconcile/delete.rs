@@ -21,7 +21,7 @@ use crate::{
         ops::{DeleteVpcEndpointService, DetachResource, GetVpcEndpointServiceAttribute, ResourceParam},
         vocab::ServiceStatus,
     },
-    crd::{DeletionPolicy, VpcEndpointService},
+    crd::VpcEndpointService,
     error::{Error, Result},
 };
 
@@ -51,7 +51,7 @@ pub(super) async fn cleanup(
 
 async fn teardown(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpointService>) -> Result<Action> {
     let st = obj.status.clone().unwrap_or_default();
-    if obj.spec.deletion_policy == Some(DeletionPolicy::Orphan) {
+    if super::control::keeps_service(obj) {
         let step = plan::teardown(true, &Seen::NoneKnown);
         return released(obj, ctx, st.service_id.as_deref().unwrap_or("(none)"), step).await;
     }
@@ -243,7 +243,12 @@ async fn released(
 ) -> Result<Action> {
     match step {
         Teardown::Release(Release::Orphaned) => {
-            let note = format!("deletionPolicy Orphan: endpoint service {service_id} left in Alibaba Cloud");
+            let why = if super::control::observe_only(obj) {
+                "managementPolicy Observe"
+            } else {
+                "deletionPolicy Orphan"
+            };
+            let note = format!("{why}: endpoint service {service_id} left in Alibaba Cloud");
             ctx.publish(obj, EventType::Normal, "Orphaned", "Delete", note).await;
         }
         Teardown::Release(Release::NeverCreated) => {

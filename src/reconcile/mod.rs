@@ -11,6 +11,7 @@
 //! so `error_policy` can back off per object. A per-object gate swallows the watch event our own status
 //! patch causes, so a failing call is not repeated at once and a poll is not doubled.
 
+pub mod control;
 pub mod create;
 pub mod delete;
 pub mod observe;
@@ -278,12 +279,20 @@ fn now() -> Time {
 #[instrument(skip(obj, ctx), fields(namespace = obj.namespace().unwrap_or_default(), name = obj.name_any(), service_id = obj.service_id().unwrap_or_default()))]
 pub async fn reconcile(obj: Arc<VpcEndpointService>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
-    if let Some(wait) = ctx.gate_wait(&obj, started) {
+    // A reconcile-now request skips the wait (also an error backoff's); anything else waits its turn.
+    if control::reconcile_request(&obj).is_none()
+        && let Some(wait) = ctx.gate_wait(&obj, started)
+    {
         return Ok(Action::requeue(wait));
     }
     ctx.metrics.reconcile_runs.inc();
     let ns = obj.namespace().ok_or(Error::MissingObjectKey("namespace"))?;
     let api: Api<VpcEndpointService> = Api::namespaced(ctx.client.clone(), &ns);
+    if control::is_paused(&obj) {
+        // Recorded as paused, so that resuming passes the gate at once.
+        ctx.set_gate(&obj, Wait::Soon(Duration::ZERO), started);
+        return paused(&obj, &api).await;
+    }
     let result = finalizer(&api, FINALIZER, obj.clone(), |event| async {
         match event {
             Finalizer::Apply(o) => apply(&o, &ctx, &api).await,
@@ -298,6 +307,24 @@ pub async fn reconcile(obj: Arc<VpcEndpointService>, ctx: Arc<Context>) -> Resul
         ctx.forget(&obj);
     }
     result
+}
+
+/// A paused object: no cloud call, no finalizer change (a deletion waits); `Synced=False` reason
+/// `Paused`, Ready and the rest as they were. Removing the annotation triggers the next reconcile.
+async fn paused(obj: &VpcEndpointService, api: &Api<VpcEndpointService>) -> Result<Action> {
+    let mut st = obj.status.clone().unwrap_or_default();
+    let message = control::paused_message(obj.metadata.deletion_timestamp.is_some());
+    status::set_condition(
+        &mut st.conditions,
+        status::cond::SYNCED,
+        false,
+        "Paused",
+        &message,
+        obj.metadata.generation,
+        &now(),
+    );
+    write_status(api, obj, &st).await?;
+    Ok(Action::await_change())
 }
 
 /// The controller's error policy: per-object backoff by error class, honouring `x-acs-retry-after`.
@@ -412,13 +439,16 @@ fn account_mismatch(recorded: &str, now: &str, service_id: Option<&str>) -> Phas
 }
 
 async fn apply(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpointService>) -> Result<Action> {
-    let st = obj.status.clone().unwrap_or_default();
+    let mut st = obj.status.clone().unwrap_or_default();
+    let requested = control::reconcile_request(obj).map(str::to_string);
+    if requested.is_some() {
+        st.last_handled_reconcile_at = requested.clone();
+    }
     let uid = obj.uid().ok_or(Error::MissingObjectKey("uid"))?;
     let creds = match observe::credentials(obj, ctx).await {
         Ok(c) => c,
         Err(e) => return fail(obj, ctx, api, st, e).await,
     };
-    let mut st = st;
     let current = obj.spec.credentials_secret_ref.as_ref().map(|r| r.name.clone());
     if st.protected_secret != current {
         // credentialsSecretRef was edited: the old Secret may have lost its last user.
@@ -443,9 +473,24 @@ async fn apply(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpointSer
     }
     match observe::observe(obj, ctx, &creds, &uid, &st).await {
         Err(e) => fail(obj, ctx, api, st, e).await,
+        Ok(Observed::Absent) if control::observe_only(obj) => {
+            let message = format!(
+                "managementPolicy Observe: no endpoint service found for this object (name one with the annotation {}); nothing is created",
+                observe::ADOPT_ANNOTATION
+            );
+            let phase = Phase::Failed { reason: "ServiceNotFound".into(), message, terminal: false };
+            settle(obj, ctx, api, st, phase, Wait::Fixed(ctx.settings.resync)).await
+        }
         Ok(Observed::Absent) => {
             let st = VpcEndpointServiceStatus { account_id: Some(account), ..st };
             create_service(obj, ctx, api, &creds, &uid, st).await
+        }
+        Ok(Observed::Gone(old)) if control::observe_only(obj) => {
+            let message = format!(
+                "managementPolicy Observe: endpoint service {old} no longer exists in Alibaba Cloud; nothing is created"
+            );
+            let phase = Phase::Failed { reason: "ServiceGone".into(), message, terminal: false };
+            settle(obj, ctx, api, st, phase, Wait::Fixed(ctx.settings.resync)).await
         }
         Ok(Observed::Gone(old)) => {
             // A new token: the replacement is a new Create, not a retry of the first.
@@ -594,6 +639,8 @@ async fn converge(
     mut st: VpcEndpointServiceStatus,
     attrs: ServiceAttributes,
 ) -> Result<Action> {
+    // Reconcile-now: every listing is read, whatever the drift schedule says.
+    let full_check = control::reconcile_request(obj).is_some();
     status::absorb_attributes(&mut st, &attrs);
     if st.region_id.is_none() {
         st.region_id = Some(obj.spec.region_id.clone());
@@ -604,7 +651,11 @@ async fn converge(
     let sid = attrs.service_id.clone();
     // Ready for this generation: a drift fix or a transient state keeps Ready=True (Synced tells).
     let settled = status::is_ready_for_generation(obj);
-    let step = match sync_spec(obj, ctx, creds, uid, attrs, settled).await {
+    if control::observe_only(obj) {
+        let (phase, wait) = observed_phase(&sid, &attrs, ctx.settings.resync);
+        return settle(obj, ctx, api, st, phase, wait).await;
+    }
+    let step = match sync_spec(obj, ctx, creds, uid, attrs, settled && !full_check).await {
         Ok(step) => step,
         Err(e) => return fail(obj, ctx, api, st, e).await,
     };
@@ -657,6 +708,19 @@ async fn converge(
         }
     };
     settle(obj, ctx, api, st, phase, wait).await
+}
+
+/// An observed-only service: Ready while Active, nothing is written.
+fn observed_phase(sid: &str, attrs: &ServiceAttributes, resync: Duration) -> (Phase, Wait) {
+    match attrs.status() {
+        ServiceStatus::Active => {
+            let message = format!(
+                "endpoint service {sid} is Active (managementPolicy Observe: observed only, nothing is written)"
+            );
+            (Phase::Available { message }, Wait::Fixed(resync))
+        }
+        other => (progressing(sid, other.as_str()), Wait::Poll),
+    }
 }
 
 /// Bring an existing service in line with the spec: ask [`plan::sync`], read what it asks for, act on

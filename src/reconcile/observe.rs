@@ -103,6 +103,10 @@ pub async fn observe(
                 let alive = tag.map_or(Some(false), |t| restore::uid_alive(ctx, t));
                 match restore::ownership(tag, uid, via_restore, alive) {
                     Ownership::Mine | Ownership::Restored => Ok(Observed::Found(Box::new(attrs))),
+                    // Reading another resource's service changes nothing: observe-only may watch it.
+                    Ownership::Conflict if super::control::observe_only(obj) => {
+                        Ok(Observed::Found(Box::new(attrs)))
+                    }
                     Ownership::Conflict => {
                         Ok(Observed::Conflict { service_id: id, owner: tag.unwrap_or_default().to_string() })
                     }
@@ -132,7 +136,7 @@ pub async fn observe(
     }
     // A Create may have been sent only once its token was persisted (or, for objects an earlier
     // version reconciled, once the status has conditions).
-    if st.create_client_token.is_none() && st.conditions.is_empty() {
+    if st.create_client_token.is_none() && st.conditions.is_empty() && !super::control::observe_only(obj) {
         return Ok(Observed::Absent);
     }
     Ok(match find_owned(ctx, creds, &region, uid).await? {

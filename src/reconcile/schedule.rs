@@ -38,6 +38,7 @@ pub struct Gate {
     generation: Option<i64>,
     deleting: bool,
     not_before: Option<Instant>,
+    paused: bool,
     polls: u32,
     failures: u32,
 }
@@ -63,11 +64,12 @@ pub fn backoff(base: Duration, failures: u32) -> Duration {
 
 impl Gate {
     /// Time left to wait if the object has not changed in a way that matters since the wait began
-    /// (a new generation or the start of deletion always passes).
+    /// (a new generation, the start of deletion, pausing or resuming always passes).
     pub fn remaining(&self, obj: &VpcEndpointService, now: Instant) -> Option<Duration> {
         let nb = self.not_before?;
         let same = self.generation == obj.metadata.generation
-            && self.deleting == obj.metadata.deletion_timestamp.is_some();
+            && self.deleting == obj.metadata.deletion_timestamp.is_some()
+            && self.paused == super::control::is_paused(obj);
         (same && nb > now).then(|| nb - now)
     }
 
@@ -96,6 +98,7 @@ impl Gate {
         };
         self.generation = obj.metadata.generation;
         self.deleting = obj.metadata.deletion_timestamp.is_some();
+        self.paused = super::control::is_paused(obj);
         self.not_before = Some(now + d);
         d
     }
@@ -141,6 +144,12 @@ mod tests {
         deleting.metadata.deletion_timestamp =
             Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now()));
         assert!(g.remaining(&deleting, t0).is_none(), "deletion passes");
+        let mut paused = obj.clone();
+        paused.metadata.annotations =
+            Some([(super::super::control::PAUSED_ANNOTATION.to_string(), "true".to_string())].into());
+        assert!(g.remaining(&paused, t0).is_none(), "pausing passes");
+        g.schedule(&paused, Wait::Fixed(Duration::from_secs(60)), t0);
+        assert!(g.remaining(&obj, t0).is_none(), "resuming passes");
     }
 
     #[test]
