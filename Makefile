@@ -81,6 +81,13 @@ e2e:
 test-e2e:
 	@tests/scripts/run-e2e.sh
 
+# The chaos proof against a running testenv (make testenv-up first); restarts the shared apiserver.
+# CHAOS_SEED, CHAOS_RESOURCES (default 300), CHAOS_SECONDS: see tests/chaos/README.md. Not part of
+# `make test` yet.
+.PHONY: chaos
+chaos:
+	cargo test --test chaos -- --nocapture --test-threads=1
+
 # ---- Deployment artefacts (deploy/) ----
 # Helm is built from Go modules (tests/helm/go.mod) into target/testbin/helm; no downloads
 # besides the Go module proxy.
