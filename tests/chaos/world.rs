@@ -10,7 +10,7 @@ use std::{
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::{
     Client,
-    api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams},
+    api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams},
 };
 use privatelink_operator::alicloud::{
     ops::{Empty, Operation},
@@ -117,29 +117,6 @@ pub struct NsOutcome {
     pub last: String,
 }
 
-/// Deletes what the namespace still holds (objects and Secrets not yet being deleted) and names what
-/// is left, as kube-controller-manager's namespace controller would each pass.
-async fn empty_namespace(client: &Client, ar: &ApiResource, ns: &str) -> Result<Vec<String>, kube::Error> {
-    let objs: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, ar);
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let mut left = Vec::new();
-    for o in objs.list(&ListParams::default()).await?.items {
-        let name = o.metadata.name.clone().unwrap_or_default();
-        if o.metadata.deletion_timestamp.is_none() {
-            objs.delete(&name, &DeleteParams::default()).await?;
-        }
-        left.push(format!("{}/{name} {:?}", ar.kind, o.metadata.finalizers.unwrap_or_default()));
-    }
-    for s in secrets.list(&ListParams::default()).await?.items {
-        let name = s.metadata.name.clone().unwrap_or_default();
-        if s.metadata.deletion_timestamp.is_none() {
-            secrets.delete(&name, &DeleteParams::default()).await?;
-        }
-        left.push(format!("Secret/{name} {:?}", s.metadata.finalizers.unwrap_or_default()));
-    }
-    Ok(left)
-}
-
 /// Deletes a namespace with everything in it. The testenv runs no kube-controller-manager, so this
 /// plays its namespace controller: delete the contents (objects and the credentials Secret together),
 /// wait until they are gone (finalizers released), then clear the `kubernetes` finalizer (`/finalize`).
@@ -152,7 +129,7 @@ pub async fn delete_namespace(client: Client, ar: ApiResource, ns: String, deadl
         Err(e) => format!("delete namespace: {e}"),
     };
     while Instant::now() < deadline {
-        match empty_namespace(&client, &ar, &ns).await {
+        match crate::harness::empty_namespace(&client, &ar, &ns).await {
             Ok(left) if left.is_empty() => {
                 if let Err(e) = finalize_namespace(&client, &ns).await {
                     last = format!("finalize: {e}");

@@ -3,30 +3,20 @@
 //! or logs.
 
 use k8s_openapi::api::core::v1::{Event, Secret};
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ListParams};
 use serde_json::json;
 
 use crate::harness::*;
 
 const OTHER_ACCOUNT: &str = "2234567890123456";
 
-async fn create_secret(ctx: &Ctx, name: &str, id: &str, secret: &str) {
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ctx.ns);
-    let s: Secret = serde_json::from_value(json!({
-        "metadata": {"name": name},
-        "stringData": {"accessKeyId": id, "accessKeySecret": secret},
-    }))
-    .unwrap();
-    secrets.create(&PostParams::default(), &s).await.unwrap();
-}
-
 #[tokio::test]
 async fn secret_ref_selects_the_account_and_bad_keys_are_reported_without_leaking() {
     let ctx = Ctx::new("creds").await;
     let sim = ctx.start_sim(&[]).await;
     let op = ctx.start_operator(&sim);
-    create_secret(&ctx, "other-account", "sim-ak-other", "sim-secret-other").await;
-    create_secret(&ctx, "wrong-secret", "sim-ak-other", "leaked-if-you-see-this").await;
+    ctx.create_secret("other-account", "sim-ak-other", "sim-secret-other").await;
+    ctx.create_secret("wrong-secret", "sim-ak-other", "leaked-if-you-see-this").await;
 
     let mut good = service("other", "nlb-sim-001");
     good["spec"]["credentialsSecretRef"] = json!({"name": "other-account"});
@@ -107,7 +97,7 @@ async fn credentials_of_another_account_never_create_a_second_service_nor_releas
     let ctx = Ctx::new("creds-switch").await;
     let sim = ctx.start_sim(&[]).await;
     let _op = ctx.start_operator(&sim);
-    create_secret(&ctx, "keys", "sim-ak-default", "sim-secret-default").await;
+    ctx.create_secret("keys", "sim-ak-default", "sim-secret-default").await;
     let mut obj = service("switch", "nlb-sim-001");
     obj["spec"]["credentialsSecretRef"] = json!({"name": "keys"});
     ctx.create(obj).await;

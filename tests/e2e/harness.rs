@@ -155,6 +155,35 @@ pub async fn finalize_namespace(client: &Client, ns: &str) -> Result<(), kube::E
     nss.replace_subresource("finalize", ns, &PostParams::default(), &n).await.map(drop)
 }
 
+/// Deletes what namespace `ns` still holds (objects of `ar` and Secrets not yet being deleted) and
+/// names what is left, as kube-controller-manager's namespace controller would each pass (the testenv
+/// runs none): everything at once, credentials Secrets included.
+pub async fn empty_namespace(
+    client: &Client,
+    ar: &ApiResource,
+    ns: &str,
+) -> Result<Vec<String>, kube::Error> {
+    use k8s_openapi::api::core::v1::Secret;
+    let objs: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, ar);
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let mut left = Vec::new();
+    for o in objs.list(&Default::default()).await?.items {
+        let name = o.metadata.name.clone().unwrap_or_default();
+        if o.metadata.deletion_timestamp.is_none() {
+            objs.delete(&name, &DeleteParams::default()).await?;
+        }
+        left.push(format!("{}/{name} {:?}", ar.kind, o.metadata.finalizers.unwrap_or_default()));
+    }
+    for s in secrets.list(&Default::default()).await?.items {
+        let name = s.metadata.name.clone().unwrap_or_default();
+        if s.metadata.deletion_timestamp.is_none() {
+            secrets.delete(&name, &DeleteParams::default()).await?;
+        }
+        left.push(format!("Secret/{name} {:?}", s.metadata.finalizers.unwrap_or_default()));
+    }
+    Ok(left)
+}
+
 // ------------------------------------------------------------------------------------------------
 // Per-test context
 // ------------------------------------------------------------------------------------------------
@@ -209,6 +238,25 @@ impl Ctx {
 
     pub fn start_operator_as(&self, sim: &Sim, kubeconfig: &Path, label: &str) -> Operator {
         Operator::start(&self.log_dir, label, kubeconfig, &self.ns, &sim.url)
+    }
+
+    /// Creates a credentials Secret (`accessKeyId`, `accessKeySecret`) in namespace `ns`.
+    pub async fn create_secret_in(&self, ns: &str, name: &str, id: &str, secret: &str) {
+        let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(self.client.clone(), ns);
+        let s = serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "stringData": {"accessKeyId": id, "accessKeySecret": secret},
+        }))
+        .unwrap();
+        secrets
+            .create(&PostParams::default(), &s)
+            .await
+            .unwrap_or_else(|e| panic!("create Secret {ns}/{name}: {e}"));
+    }
+
+    /// Creates a credentials Secret in this test's namespace.
+    pub async fn create_secret(&self, name: &str, id: &str, secret: &str) {
+        self.create_secret_in(&self.ns, name, id, secret).await
     }
 
     pub async fn create(&self, obj: Value) -> DynamicObject {

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use crate::harness::*;
@@ -98,16 +98,6 @@ async fn a_restored_object_finds_its_service_instead_of_creating_a_second() {
     assert!(left.as_ref().is_none_or(|s| s["serviceStatus"] == "Deleted"), "service left behind: {left:#?}");
 }
 
-async fn create_secret(client: &kube::Client, ns: &str, name: &str) {
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let s: Secret = serde_json::from_value(json!({
-        "metadata": {"name": name},
-        "stringData": {"accessKeyId": "sim-ak-other", "accessKeySecret": "sim-secret-other"},
-    }))
-    .unwrap();
-    secrets.create(&PostParams::default(), &s).await.unwrap();
-}
-
 async fn secret_finalizers(client: &kube::Client, ns: &str, name: &str) -> Option<Vec<String>> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
     secrets.get_opt(name).await.unwrap().map(|s| s.metadata.finalizers.unwrap_or_default())
@@ -118,7 +108,7 @@ async fn the_credentials_secret_is_protected_while_resources_use_it() {
     let ctx = Ctx::new("secret-guard").await;
     let sim = ctx.start_sim(&[]).await;
     let _op = ctx.start_operator(&sim);
-    create_secret(&ctx.client, &ctx.ns, "creds").await;
+    ctx.create_secret("creds", "sim-ak-other", "sim-secret-other").await;
     for name in ["a", "b"] {
         let mut s = service(name, "nlb-sim-001");
         s["spec"]["credentialsSecretRef"] = json!({"name": "creds"});
@@ -147,28 +137,6 @@ async fn the_credentials_secret_is_protected_while_resources_use_it() {
     assert!(sim.services().await.iter().all(|s| s["serviceStatus"] == "Deleted"), "services deleted");
 }
 
-/// What the namespace still holds, as kube-controller-manager's namespace controller would delete it
-/// (the testenv runs none): everything at once, the credentials Secret included.
-async fn empty_namespace(ctx: &Ctx) -> Vec<String> {
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ctx.ns);
-    let mut left = vec![];
-    for o in ctx.api().list(&ListParams::default()).await.unwrap().items {
-        let name = o.metadata.name.clone().unwrap();
-        if o.metadata.deletion_timestamp.is_none() {
-            let _ = ctx.api().delete(&name, &DeleteParams::default()).await;
-        }
-        left.push(format!("{KIND}/{name} {:?}", o.metadata.finalizers));
-    }
-    for s in secrets.list(&ListParams::default()).await.unwrap().items {
-        let name = s.metadata.name.clone().unwrap();
-        if s.metadata.deletion_timestamp.is_none() {
-            let _ = secrets.delete(&name, &DeleteParams::default()).await;
-        }
-        left.push(format!("Secret/{name} {:?}", s.metadata.finalizers));
-    }
-    left
-}
-
 #[tokio::test]
 async fn deleting_a_namespace_with_its_credentials_secret_deletes_the_services() {
     let ctx = Ctx::new("ns-delete").await;
@@ -176,7 +144,7 @@ async fn deleting_a_namespace_with_its_credentials_secret_deletes_the_services()
     // Deleting takes a few seconds in the cloud: the Secret must outlive that wait.
     sim.config(json!({"deleteSeconds": 3})).await;
     let _op = ctx.start_operator(&sim);
-    create_secret(&ctx.client, &ctx.ns, "creds").await;
+    ctx.create_secret("creds", "sim-ak-other", "sim-secret-other").await;
     for name in ["one", "two"] {
         let mut s = service(name, "nlb-sim-001");
         s["spec"]["credentialsSecretRef"] = json!({"name": "creds"});
@@ -189,7 +157,7 @@ async fn deleting_a_namespace_with_its_credentials_secret_deletes_the_services()
     let nss: Api<Namespace> = Api::all(ctx.client.clone());
     nss.delete(&ctx.ns, &DeleteParams::default()).await.unwrap();
     ctx.wait_until("the namespace to empty itself", Duration::from_secs(90), || async {
-        let left = empty_namespace(&ctx).await;
+        let left = empty_namespace(&ctx.client, &ctx.ar, &ctx.ns).await.map_err(|e| e.to_string())?;
         if left.is_empty() { Ok(()) } else { Err(left.join("; ")) }
     })
     .await;
