@@ -170,23 +170,76 @@ async fn reconcile_now_corrects_drift_at_once_without_a_spec_change() {
     assert_eq!(condition(&obj, "Ready").unwrap()["status"], "True", "Ready throughout");
 }
 
+/// The chart with `watchNamespaces: [a, b]` rendered by helm; its RBAC applied; the operator run
+/// with the chart's own arguments as the chart's ServiceAccount (a TokenRequest token), so the only
+/// permissions it has are the chart's per-namespace Roles and its narrowed ClusterRole.
 #[tokio::test]
-async fn watch_namespaces_reconciles_only_the_listed_namespaces() {
+async fn watch_namespaces_reconciles_only_the_listed_namespaces_under_the_charts_roles() {
     let ctx = Ctx::new("watch-ns").await;
     let sim = ctx.start_sim(&[]).await;
     let second = ctx.extra_namespace("b").await;
     let unwatched = ctx.extra_namespace("c").await;
-    let list = format!("{},{second}", ctx.ns);
-    // `--namespace ""` (the harness always passes it) adds nothing; the list comes from the env.
-    let _op = Operator::start_env(
+    let release_ns = ctx.extra_namespace("op").await;
+    // Cluster-scoped names (ClusterRole) are unique per test through the namespace name.
+    let fullname = format!("plo-{}", ctx.ns);
+    let watch = format!("watchNamespaces={{{},{second}}}", ctx.ns);
+    let docs = helm_template("plo", &release_ns, &[&watch, &format!("fullnameOverride={fullname}")]);
+    let rbac_kinds = ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"];
+    let rbac: Vec<&Value> =
+        docs.iter().filter(|d| rbac_kinds.contains(&d["kind"].as_str().unwrap_or(""))).collect();
+    let roles_in =
+        |ns: &str| rbac.iter().filter(|d| d["kind"] == "Role" && d["metadata"]["namespace"] == ns).count();
+    assert!(roles_in(&ctx.ns) >= 1 && roles_in(&second) >= 1, "a Role per watched namespace: {rbac:#?}");
+    let file = ctx.log_dir.join("chart-rbac.yaml");
+    let text: String = rbac.iter().map(|d| format!("---\n{}", serde_yaml::to_string(d).unwrap())).collect();
+    std::fs::write(&file, text).unwrap();
+    let (ok, out, err) = ctx.kubectl(&["apply", "--server-side", "-f", &file.to_string_lossy()]);
+    assert!(ok, "applying the chart's RBAC: {out}{err}");
+
+    // The identity is really narrow: the custom resource in the unwatched namespace is out of reach.
+    let sa = rbac.iter().find(|d| d["kind"] == "ServiceAccount").unwrap()["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let who = format!("system:serviceaccount:{release_ns}:{sa}");
+    let can = |verb: &str, ns: &str| {
+        let (_, out, _) = ctx.kubectl(&[
+            "auth",
+            "can-i",
+            verb,
+            "vpcendpointservices.privatelink.alicloud.dev",
+            "-n",
+            ns,
+            "--as",
+            &who,
+        ]);
+        out.trim() == "yes"
+    };
+    assert!(can("watch", &ctx.ns) && can("watch", &second), "the Roles grant the watched namespaces");
+    assert!(!can("list", &unwatched) && !can("patch", &unwatched), "nothing in the unwatched namespace");
+    let kubeconfig = service_account_kubeconfig(&ctx.env, &release_ns, &sa, &ctx.log_dir);
+
+    // The chart's own arguments, with the test's addresses.
+    let deployment = docs.iter().find(|d| d["kind"] == "Deployment").expect("the chart renders a Deployment");
+    let chart_args: Vec<String> = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .filter(|a| !["--http-addr", "--log-format", "--endpoint"].iter().any(|f| a.starts_with(f)))
+        .collect();
+    assert!(chart_args.iter().any(|a| a.starts_with("--watch-namespaces=")), "{chart_args:?}");
+    let mut args: Vec<&str> = chart_args.iter().map(String::as_str).collect();
+    args.extend(["--endpoint", &sim.url, "--http-addr", "127.0.0.1:0"]);
+    let _op = Operator::start_args(
         &ctx.log_dir,
         "operator",
-        ctx.env.operator_identity(),
-        "",
-        &sim.url,
-        &[("PRIVATELINK_WATCH_NAMESPACES", &list)],
+        &kubeconfig,
+        &args,
+        &[("POD_NAMESPACE", &release_ns), ("POD_NAME", "watch-ns-test")],
         &[],
     );
+
     for ns in [&ctx.ns, &second, &unwatched] {
         let obj: kube::api::DynamicObject = serde_json::from_value(service("w", "nlb-sim-001")).unwrap();
         ctx.api_in(ns).create(&Default::default(), &obj).await.unwrap();
@@ -204,11 +257,39 @@ async fn watch_namespaces_reconciles_only_the_listed_namespaces() {
     let o = ctx.api_in(&unwatched).get("w").await.unwrap();
     assert!(o.metadata.finalizers.is_none() && o.data.get("status").is_none(), "untouched: {o:?}");
     assert_eq!(sim.services().await.len(), 2, "one service per watched namespace");
-    for ns in [&ctx.ns, &second, &unwatched] {
-        let _ = ctx.api_in(ns).delete("w", &Default::default()).await;
+    let log = ctx.log_tails();
+    assert!(!log.contains("forbidden"), "no request of the operator was forbidden:\n{log}");
+
+    // Deletion works under the same identity: both services go, the finalizers are released.
+    for ns in [&ctx.ns, &second] {
+        ctx.api_in(ns).delete("w", &Default::default()).await.unwrap();
     }
-    let _ = ctx
-        .api_in(&unwatched)
-        .patch("w", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}})))
-        .await;
+    ctx.wait_gone("w", Duration::from_secs(60)).await;
+    ctx.wait_until("the second namespace's object to be gone", Duration::from_secs(60), || async {
+        match ctx.api_in(&second).get_opt("w").await {
+            Ok(None) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    ctx.wait_until("the cloud to hold no service", Duration::from_secs(60), || async {
+        let n = sim.services().await.len();
+        if n == 0 { Ok(()) } else { Err(format!("{n} services left")) }
+    })
+    .await;
+    let _ = ctx.api_in(&unwatched).delete("w", &Default::default()).await;
+    let cluster_scoped: Vec<String> = rbac
+        .iter()
+        .filter(|d| d["kind"].as_str().is_some_and(|k| k.starts_with("Cluster")))
+        .map(|d| {
+            format!(
+                "{}/{}",
+                d["kind"].as_str().unwrap().to_lowercase(),
+                d["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for obj in cluster_scoped {
+        let _ = ctx.kubectl(&["delete", &obj, "--ignore-not-found"]);
+    }
 }

@@ -406,6 +406,49 @@ pub fn kubectl(kubeconfig: &Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// `helm template` of the shipped chart (release `release` in `namespace`, `--set` each of `sets`),
+/// as one JSON value per rendered object. Helm comes from `tests/scripts/build-helm.sh` (built from
+/// Go modules on first use, then cached by its stamp).
+pub fn helm_template(release: &str, namespace: &str, sets: &[&str]) -> Vec<Value> {
+    let root = repo_root();
+    let built = Command::new(root.join("tests/scripts/build-helm.sh"))
+        .current_dir(&root)
+        .output()
+        .expect("tests/scripts/build-helm.sh runs");
+    assert!(built.status.success(), "building helm failed: {}", String::from_utf8_lossy(&built.stderr));
+    let helm = String::from_utf8_lossy(&built.stdout).trim().to_string();
+    let mut cmd = Command::new(helm);
+    cmd.args(["template", release, "deploy/helm/privatelink-operator", "--namespace", namespace]);
+    for s in sets {
+        cmd.args(["--set", s]);
+    }
+    let out = cmd.current_dir(&root).output().expect("helm runs");
+    assert!(out.status.success(), "helm template failed: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    serde_yaml::Deserializer::from_str(&text)
+        .filter_map(|doc| {
+            let v: Value = serde::Deserialize::deserialize(doc).expect("helm renders YAML");
+            (!v.is_null()).then_some(v)
+        })
+        .collect()
+}
+
+/// A kubeconfig for ServiceAccount `sa` in `namespace`: a bound token from the TokenRequest API
+/// (`kubectl create token`), with the admin kubeconfig's cluster and CA. Written under `dir`.
+pub fn service_account_kubeconfig(env: &TestEnv, namespace: &str, sa: &str, dir: &Path) -> PathBuf {
+    let (ok, token, err) =
+        kubectl(&env.admin_kubeconfig, &["create", "token", sa, "-n", namespace, "--duration=2h"]);
+    assert!(ok, "kubectl create token {sa}: {err}");
+    let admin = std::fs::read_to_string(&env.admin_kubeconfig).expect("admin kubeconfig");
+    let mut kc: Value = serde_yaml::from_str(&admin).expect("admin kubeconfig is YAML");
+    for user in kc["users"].as_array_mut().expect("kubeconfig users") {
+        user["user"] = json!({"token": token.trim()});
+    }
+    let path = dir.join(format!("{namespace}-{sa}.kubeconfig"));
+    std::fs::write(&path, serde_yaml::to_string(&kc).unwrap()).unwrap();
+    path
+}
+
 /// The condition `type_` of an object's status, if any.
 pub fn condition(obj: &DynamicObject, type_: &str) -> Option<Value> {
     obj.data.pointer("/status/conditions")?.as_array()?.iter().find(|c| c["type"] == type_).cloned()
@@ -533,8 +576,28 @@ impl Operator {
         set: &[(&str, &str)],
         remove: &[&str],
     ) -> Operator {
+        let args = ["run", "--namespace", ns, "--endpoint", endpoint, "--http-addr", "127.0.0.1:0"];
+        Self::start_args(log_dir, label, kubeconfig, &args, set, remove)
+    }
+
+    /// The operator with exactly `args` (plus `--log-format text`), the default credentials and
+    /// `set` / `remove` applied to its environment.
+    pub fn start_args(
+        log_dir: &Path,
+        label: &str,
+        kubeconfig: &Path,
+        args: &[&str],
+        set: &[(&str, &str)],
+        remove: &[&str],
+    ) -> Operator {
+        let endpoint = args
+            .iter()
+            .position(|a| *a == "--endpoint")
+            .and_then(|i| args.get(i + 1).copied())
+            .or_else(|| args.iter().find_map(|a| a.strip_prefix("--endpoint=")))
+            .expect("the operator needs --endpoint (the simulator)");
         let mut cmd = Command::new(operator_bin());
-        cmd.args(["run", "--namespace", ns, "--endpoint", endpoint, "--http-addr", "127.0.0.1:0"])
+        cmd.args(args)
             .args(["--log-format", "text"])
             .env("KUBECONFIG", kubeconfig)
             .env("ALIBABA_CLOUD_ACCESS_KEY_ID", "sim-ak-default")
