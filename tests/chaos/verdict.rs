@@ -18,6 +18,10 @@ pub fn explain(t: &Transition, switch_ns: &str) -> Option<&'static str> {
         Some("edit blocked by a connection")
     } else if edited && PROGRESS.contains(&t.reason.as_str()) {
         Some("edit in progress")
+    } else if edited {
+        // The new generation is not applied yet, so Ready is False whatever happens; a transient
+        // error while applying it names itself (code and RequestId) instead of `Updating`.
+        Some("edit applied through a transient error")
     } else {
         None
     }
@@ -247,7 +251,7 @@ mod tests {
     fn only_edits_deletion_and_the_switch_explain_a_drop() {
         let cases = [
             (t("ThrottlingUser", 1, 1, false), "a", None),
-            (t("ThrottlingUser", 1, 2, false), "a", None),
+            (t("ThrottlingUser", 1, 2, false), "a", Some("edit applied through a transient error")),
             (t("CloudUnreachable", 1, 1, false), "a", None),
             (t("Updating", 1, 1, false), "a", None),
             (t("Updating", 1, 2, false), "a", Some("edit in progress")),
