@@ -82,8 +82,8 @@ test-e2e:
 	@tests/scripts/run-e2e.sh
 
 # The chaos proof against a running testenv (make testenv-up first); restarts the shared apiserver.
-# CHAOS_SEED, CHAOS_RESOURCES (default 300), CHAOS_SECONDS: see tests/chaos/README.md. Not part of
-# `make test` yet.
+# CHAOS_SEED, CHAOS_RESOURCES (default 300), CHAOS_SECONDS: see tests/chaos/README.md. make test runs
+# a short one (CHAOS_SEED=1, 30 objects) after the e2e suites (tests/scripts/run-e2e.sh).
 .PHONY: chaos
 chaos:
 	cargo test --test chaos -- --nocapture --test-threads=1

@@ -42,6 +42,18 @@ pub const MAX_USER_TAGS: usize = 19;
     printcolumn(name = "ServiceId", type_ = "string", json_path = ".status.serviceId"),
     printcolumn(name = "ServiceDomain", type_ = "string", json_path = ".status.serviceDomain"),
     printcolumn(
+        name = "Connected",
+        type_ = "integer",
+        json_path = ".status.connectionCounts.Connected",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Pending",
+        type_ = "integer",
+        json_path = ".status.connectionCounts.Pending",
+        priority = 1
+    ),
+    printcolumn(
         name = "Reason",
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].reason",
@@ -136,6 +148,53 @@ pub struct VpcEndpointServiceSpec {
     /// cloud, and deleting this object never deletes the service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub management_policy: Option<ManagementPolicy>,
+
+    /// Who may connect: account IDs (16 digits) or RAM principal ARNs (`acs:ram:*:<account-id>:*`,
+    /// `acs:ram::<account-id>:role/<name>`). Declarative: the service's whitelist is kept equal to this
+    /// list (principals added elsewhere are removed). Absent: the operator leaves the whitelist alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 100),
+        inner(length(max = 256), regex(pattern = r"^([0-9]{16}|acs:ram:[a-z0-9-*]*:([0-9]{16}|\*):.+)$"))
+    )]
+    #[x_kube(validation = Rule::new("self.all(p, self.exists_one(o, o == p))").message("allowedPrincipals must not repeat an entry"))]
+    pub allowed_principals: Option<Vec<String>>,
+
+    /// Which connection requests the operator accepts or rejects. Entries are account IDs (16 digits)
+    /// or endpoint IDs (`ep-...`); an endpoint ID entry wins over its account's entry. A `Pending`
+    /// connection from `acceptFrom` is enabled; a connection from `rejectFrom` is disabled, also when it
+    /// was connected (this is how a consumer is cut off on purpose). Others are left alone (or follow
+    /// `autoAcceptEnabled`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_approval: Option<ConnectionApproval>,
+
+    /// Deleting this object first disables every endpoint connection, waits until each is
+    /// `Disconnected`, then detaches and deletes. Default false: deletion waits for the consumers to
+    /// leave (`DeletionBlocked`, naming the endpoints), so their traffic is never cut by surprise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disconnect_on_delete: Option<bool>,
+}
+
+/// Accept and reject lists for endpoint connections.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.acceptFrom) || !has(self.rejectFrom) || !self.acceptFrom.exists(a, a in self.rejectFrom)").message("an entry must not be in both acceptFrom and rejectFrom"))]
+pub struct ConnectionApproval {
+    /// Account IDs or endpoint IDs whose pending connections are accepted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100), inner(length(max = 64), regex(pattern = r"^([0-9]{16}|ep-[a-z0-9]+)$")))]
+    pub accept_from: Vec<String>,
+    /// Account IDs or endpoint IDs whose connections are rejected or disconnected.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100), inner(length(max = 64), regex(pattern = r"^([0-9]{16}|ep-[a-z0-9]+)$")))]
+    pub reject_from: Vec<String>,
+}
+
+impl ConnectionApproval {
+    /// Whether either list has an entry.
+    pub fn is_empty(&self) -> bool {
+        self.accept_from.is_empty() && self.reject_from.is_empty()
+    }
 }
 
 fn default_payer() -> Payer {
@@ -294,6 +353,34 @@ pub struct VpcEndpointServiceStatus {
     /// handled (a full reconcile, drift checks included, ran for it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_reconcile_at: Option<String>,
+    /// Endpoint connections to the service, as last listed (at most 50, in endpoint ID order; the
+    /// counts cover all of them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50))]
+    pub connections: Vec<EndpointConnection>,
+    /// Number of endpoint connections per status (`Pending`, `Connected`, `Disconnected`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_counts: Option<std::collections::BTreeMap<String, i64>>,
+}
+
+/// An endpoint connection to the service (`ListVpcEndpointConnections`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointConnection {
+    /// ID of the consumer's endpoint, e.g. `ep-hp33b2e43fays7s8****`.
+    pub endpoint_id: String,
+    /// Account that owns the endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_owner_id: Option<String>,
+    /// `Pending`, `Connecting`, `Connected`, `Disconnecting`, `Disconnected`, `Deleting` or
+    /// `ServiceDeleted`.
+    pub status: String,
+    /// Bandwidth of the connection in Mbit/s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth: Option<i64>,
+    /// Zones the connection reaches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<String>,
 }
 
 fn conditions_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {

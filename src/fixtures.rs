@@ -28,6 +28,9 @@ pub fn service(name: &str, uid: &str) -> VpcEndpointService {
             credentials_secret_ref: None,
             deletion_policy: None,
             management_policy: None,
+            allowed_principals: None,
+            connection_approval: None,
+            disconnect_on_delete: None,
         },
     );
     obj.metadata = ObjectMeta {

@@ -499,6 +499,7 @@ pub struct ConnectionRow {
     pub endpoint_id: String,
     pub endpoint_owner_id: Option<u64>,
     pub connection_status: String,
+    pub bandwidth: Option<i64>,
     pub zones: Vec<ConnectionZone>,
 }
 
@@ -526,19 +527,158 @@ pub struct ListConnectionsResponse {
     pub connections: Vec<ConnectionRow>,
 }
 
-/// `AddUserToVpcEndpointService`: allow an account to connect.
+/// Who may connect to a service: an account ID (`UserId`) or a RAM principal ARN (`UserARN`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Principal {
+    Account(u64),
+    Arn(String),
+}
+
+impl Principal {
+    /// A spec entry: 16 digits is an account ID, anything else (admission checked the form) an ARN.
+    pub fn parse(s: &str) -> Self {
+        match s.parse::<u64>() {
+            Ok(id) if !s.starts_with('+') => Principal::Account(id),
+            _ => Principal::Arn(s.to_string()),
+        }
+    }
+
+    fn put(&self, p: Params) -> Params {
+        match self {
+            Principal::Account(id) => p.put("UserId", id.to_string()),
+            Principal::Arn(arn) => p.put("UserARN", arn),
+        }
+    }
+}
+
+impl std::fmt::Display for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Principal::Account(id) => write!(f, "{id}"),
+            Principal::Arn(arn) => f.write_str(arn),
+        }
+    }
+}
+
+/// `AddUserToVpcEndpointService`: allow a principal to connect.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AddUser {
     pub region_id: String,
     pub service_id: String,
-    pub user_id: u64,
+    pub principal: Principal,
 }
 
 operation!(AddUser, "AddUserToVpcEndpointService", true, Empty, |self| {
+    self.principal.put(Params::new().put("RegionId", &self.region_id).put("ServiceId", &self.service_id))
+});
+
+/// `RemoveUserFromVpcEndpointService`: no longer allow a principal to connect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoveUser {
+    pub region_id: String,
+    pub service_id: String,
+    pub principal: Principal,
+}
+
+operation!(RemoveUser, "RemoveUserFromVpcEndpointService", true, Empty, |self| {
+    self.principal.put(Params::new().put("RegionId", &self.region_id).put("ServiceId", &self.service_id))
+});
+
+/// Which list `ListVpcEndpointServiceUsers` returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserListType {
+    Users,
+    UserArns,
+}
+
+/// `ListVpcEndpointServiceUsers`: one page of the service's account IDs or of its principal ARNs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListUsers {
+    pub region_id: String,
+    pub service_id: String,
+    pub list_type: UserListType,
+    pub next_token: Option<String>,
+}
+
+operation!(ListUsers, "ListVpcEndpointServiceUsers", false, ListUsersResponse, |self| {
     Params::new()
         .put("RegionId", &self.region_id)
         .put("ServiceId", &self.service_id)
-        .put("UserId", self.user_id.to_string())
+        .put(
+            "UserListType",
+            match self.list_type {
+                UserListType::Users => "Users",
+                UserListType::UserArns => "UserARNs",
+            },
+        )
+        .put("MaxResults", "50")
+        .opt("NextToken", self.next_token.clone())
+});
+
+/// A row of `Users`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct UserRow {
+    pub user_id: Option<u64>,
+}
+
+/// A row of `UserARNs`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct UserArnRow {
+    #[serde(rename = "UserARN")]
+    pub user_arn: Option<String>,
+}
+
+/// Answer of `ListVpcEndpointServiceUsers`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListUsersResponse {
+    pub request_id: String,
+    pub next_token: Option<String>,
+    pub users: Vec<UserRow>,
+    #[serde(rename = "UserARNs")]
+    pub user_arns: Vec<UserArnRow>,
+}
+
+impl ListUsersResponse {
+    /// The principals of this page.
+    pub fn principals(&self) -> Vec<Principal> {
+        let ids = self.users.iter().filter_map(|u| u.user_id).map(Principal::Account);
+        let arns = self.user_arns.iter().filter_map(|a| a.user_arn.clone()).map(Principal::Arn);
+        ids.chain(arns).collect()
+    }
+}
+
+/// `EnableVpcEndpointConnection`: the provider accepts a connection (Connecting → Connected).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnableConnection {
+    pub region_id: String,
+    pub service_id: String,
+    pub endpoint_id: String,
+}
+
+operation!(EnableConnection, "EnableVpcEndpointConnection", true, Empty, |self| {
+    Params::new()
+        .put("RegionId", &self.region_id)
+        .put("ServiceId", &self.service_id)
+        .put("EndpointId", &self.endpoint_id)
+});
+
+/// `DisableVpcEndpointConnection`: the provider rejects or cuts a connection (Disconnecting →
+/// Disconnected).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DisableConnection {
+    pub region_id: String,
+    pub service_id: String,
+    pub endpoint_id: String,
+}
+
+operation!(DisableConnection, "DisableVpcEndpointConnection", true, Empty, |self| {
+    Params::new()
+        .put("RegionId", &self.region_id)
+        .put("ServiceId", &self.service_id)
+        .put("EndpointId", &self.endpoint_id)
 });
 
 // ---- Consumer side (the endpoint in the consumer's VPC) ----

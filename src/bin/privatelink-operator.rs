@@ -58,6 +58,10 @@ struct RunArgs {
     /// Timeout of one Alibaba Cloud request, in seconds.
     #[arg(long, env = "PRIVATELINK_REQUEST_TIMEOUT_SECONDS", default_value_t = 15)]
     request_timeout_seconds: u64,
+    /// Between resyncs, how often a service with `connectionApproval` lists or with connections that
+    /// are not settled (Pending, Connecting, Disconnecting) lists its connections, in seconds.
+    #[arg(long, env = "PRIVATELINK_CONNECTION_POLL_SECONDS", default_value_t = 30)]
+    connection_poll_seconds: u64,
     /// Address of /healthz, /readyz and /metrics.
     #[arg(long, env = "PRIVATELINK_HTTP_ADDR", default_value = "0.0.0.0:8080")]
     http_addr: SocketAddr,
@@ -106,6 +110,7 @@ async fn main() -> ExitCode {
                 settings: Settings {
                     resync: Duration::from_secs(a.resync_seconds),
                     terminal_retry: Duration::from_secs(a.terminal_retry_seconds),
+                    connection_poll: Duration::from_secs(a.connection_poll_seconds.max(1)),
                 },
                 concurrency: a.concurrency,
                 http_addr: a.http_addr,

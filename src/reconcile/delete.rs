@@ -18,7 +18,10 @@ use super::{
 use crate::{
     alicloud::{
         CallError, Credentials,
-        ops::{DeleteVpcEndpointService, DetachResource, GetVpcEndpointServiceAttribute, ResourceParam},
+        ops::{
+            DeleteVpcEndpointService, DetachResource, DisableConnection, GetVpcEndpointServiceAttribute,
+            ResourceParam,
+        },
         vocab::ServiceStatus,
     },
     crd::VpcEndpointService,
@@ -52,7 +55,7 @@ pub(super) async fn cleanup(
 async fn teardown(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpointService>) -> Result<Action> {
     let st = obj.status.clone().unwrap_or_default();
     if super::control::keeps_service(obj) {
-        let step = plan::teardown(true, &Seen::NoneKnown);
+        let step = plan::teardown(true, false, &Seen::NoneKnown);
         return released(obj, ctx, st.service_id.as_deref().unwrap_or("(none)"), step).await;
     }
     let uid = obj.metadata.uid.clone().unwrap_or_default();
@@ -82,7 +85,7 @@ async fn teardown(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpoint
         Ok(x) => x,
         Err(e) => return fail(obj, ctx, api, st, e).await,
     };
-    let step = plan::teardown(false, &seen);
+    let step = plan::teardown(false, obj.spec.disconnect_on_delete == Some(true), &seen);
     let sid = service_id.clone().unwrap_or_default();
     let (result, phase, after): (std::result::Result<(), CallError>, Phase, Option<Duration>) = match step {
         Teardown::Release(_) => return released(obj, ctx, &sid, step).await,
@@ -110,6 +113,31 @@ async fn teardown(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpoint
             };
             (Ok(()), phase, Some(BLOCKED_RECHECK))
         }
+        Teardown::Disconnect(endpoint_id) => {
+            let op = DisableConnection {
+                region_id: region.clone(),
+                service_id: sid.clone(),
+                endpoint_id: endpoint_id.clone(),
+            };
+            let r = ctx.cloud.call(&creds, &op).await.map(drop);
+            if r.is_ok() {
+                let note = format!(
+                    "disconnectOnDelete: disabled the connection of endpoint {endpoint_id} before deleting endpoint service {sid}"
+                );
+                ctx.publish(obj, EventType::Normal, "ConnectionRejected", "Delete", note).await;
+            }
+            let what = format!(
+                "disconnectOnDelete: disconnecting endpoint {endpoint_id} from endpoint service {sid}; deleting once every connection is Disconnected"
+            );
+            (r, deleting(what), None)
+        }
+        Teardown::Disconnecting { endpoints } => {
+            let what = format!(
+                "disconnectOnDelete: waiting for the connections of {} to be Disconnected before deleting endpoint service {sid}",
+                endpoints.join(", ")
+            );
+            (Ok(()), deleting(what), None)
+        }
         Teardown::Detach(resource) => {
             let what = format!("detaching {} from endpoint service {sid}", resource.resource_id);
             (detach(ctx, &creds, &region, &sid, resource).await, deleting(what), None)
@@ -135,6 +163,8 @@ async fn teardown(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpoint
         Err(e) if e.cloud().is_some_and(|c| c.is_not_found()) => {}
         // The service must settle before it can be changed: poll, do not back off.
         Err(CallError::Cloud(c)) if c.code.starts_with("IncorrectStatus") => {}
+        // A connection in transition (disconnectOnDelete): it settles by itself; poll.
+        Err(CallError::Cloud(c)) if c.code == "EndpointConnectionOperationDenied" => {}
         Err(e) => return fail(obj, ctx, api, st, e.into()).await,
     }
     if let Phase::Progressing { .. } = phase {

@@ -11,6 +11,7 @@
 //! so `error_policy` can back off per object. A per-object gate swallows the watch event our own status
 //! patch causes, so a failing call is not repeated at once and a poll is not doubled.
 
+pub mod access;
 pub mod control;
 pub mod create;
 pub mod delete;
@@ -47,18 +48,20 @@ use parking_lot::Mutex;
 use tracing::{info, instrument, warn};
 
 use self::{
+    access::Approval,
     observe::Observed,
     plan::{Read, Sync},
     schedule::{Gate, Wait},
     status::{Phase, apply_phase, write_status},
 };
 use crate::{
-    alicloud::vocab::{BusinessStatus, ServiceStatus},
+    alicloud::vocab::{BusinessStatus, ConnectionStatus, ServiceStatus},
     alicloud::{
         AliCloudClient, CallError, Credentials, DefaultCredentials, ErrorClass,
         ops::{
-            AttachResource, ChangeResourceGroup, DetachResource, ServiceAttributes, TagResources,
-            UntagResources, UpdateVpcEndpointServiceAttribute,
+            AddUser, AttachResource, ChangeResourceGroup, DetachResource, DisableConnection,
+            EnableConnection, RemoveUser, ServiceAttributes, TagResources, UntagResources,
+            UpdateVpcEndpointServiceAttribute,
         },
     },
     crd::{FINALIZER, VpcEndpointService, VpcEndpointServiceStatus},
@@ -73,11 +76,17 @@ pub struct Settings {
     pub resync: Duration,
     /// Safety retry of terminal errors (a spec change retries at once).
     pub terminal_retry: Duration,
+    /// Connection poll between resyncs, for services with approval lists or unsettled connections.
+    pub connection_poll: Duration,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { resync: Duration::from_secs(600), terminal_retry: Duration::from_secs(1800) }
+        Self {
+            resync: Duration::from_secs(600),
+            terminal_retry: Duration::from_secs(1800),
+            connection_poll: Duration::from_secs(30),
+        }
     }
 }
 
@@ -114,6 +123,8 @@ struct Memory {
     drift_pass: Option<u64>,
     /// The attribute update accepted for a generation: never sent again for that spec.
     sent_update: Option<(Option<i64>, UpdateVpcEndpointServiceAttribute)>,
+    /// When the next full pass (Get, drift checks) is due; wake-ups before it only poll connections.
+    full_due: Option<Instant>,
 }
 
 impl Context {
@@ -196,6 +207,19 @@ impl Context {
         let mut objects = self.objects.lock();
         objects.entry(Self::gate_key(obj)).or_default().sent_update =
             sent.map(|u| (obj.metadata.generation, u));
+    }
+
+    /// Until the next full pass, if one is scheduled in the future (a wake-up before it is a
+    /// connection poll).
+    fn full_pass_in(&self, obj: &VpcEndpointService, now: Instant) -> Option<Duration> {
+        let objects = self.objects.lock();
+        let due = objects.get(&Self::gate_key(obj))?.full_due?;
+        due.checked_duration_since(now).filter(|d| !d.is_zero())
+    }
+
+    fn set_full_due(&self, obj: &VpcEndpointService, due: Option<Instant>) {
+        let mut objects = self.objects.lock();
+        objects.entry(Self::gate_key(obj)).or_default().full_due = due;
     }
 
     /// Drop everything remembered about an object (it left the cluster).
@@ -471,6 +495,15 @@ async fn apply(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpointSer
         }
         _ => {}
     }
+    if let Some(sid) = st.service_id.clone()
+        && requested.is_none()
+        && !control::observe_only(obj)
+        && status::is_ready_for_generation(obj)
+        && let Some(until_full) = ctx.full_pass_in(obj, Instant::now())
+    {
+        return connection_poll(obj, ctx, api, &creds, &sid, st, until_full).await;
+    }
+    ctx.set_full_due(obj, None);
     match observe::observe(obj, ctx, &creds, &uid, &st).await {
         Err(e) => fail(obj, ctx, api, st, e).await,
         Ok(Observed::Absent) if control::observe_only(obj) => {
@@ -655,10 +688,11 @@ async fn converge(
         let (phase, wait) = observed_phase(&sid, &attrs, ctx.settings.resync);
         return settle(obj, ctx, api, st, phase, wait).await;
     }
-    let step = match sync_spec(obj, ctx, creds, uid, attrs, settled && !full_check).await {
-        Ok(step) => step,
+    let (step, looked) = match sync_spec(obj, ctx, creds, uid, attrs, settled && !full_check).await {
+        Ok(x) => x,
         Err(e) => return fail(obj, ctx, api, st, e).await,
     };
+    let poll = record_connections(obj, ctx, &mut st, &looked).await;
     let hold = |reason: &str, message: String| {
         if settled {
             Phase::Degraded { reason: reason.into(), message }
@@ -704,7 +738,10 @@ async fn converge(
         }
         Step::InSync => {
             let message = format!("endpoint service {sid} is Active");
-            (Phase::Available { message }, Wait::Fixed(ctx.settings.resync))
+            let resync = ctx.settings.resync;
+            ctx.set_full_due(obj, Some(Instant::now() + resync));
+            let wait = if poll { ctx.settings.connection_poll.min(resync) } else { resync };
+            (Phase::Available { message }, Wait::Fixed(wait))
         }
     };
     settle(obj, ctx, api, st, phase, wait).await
@@ -734,7 +771,7 @@ async fn sync_spec(
     uid: &str,
     attrs: ServiceAttributes,
     settled: bool,
-) -> Result<Step> {
+) -> Result<(Step, Looked)> {
     let region = obj.region().to_string();
     let sid = attrs.service_id.clone();
     let mut facts = plan::SyncFacts {
@@ -746,9 +783,15 @@ async fn sync_spec(
         resources: None,
         tags: None,
         connections: None,
+        users: None,
     };
+    let mut decided = vec![];
     loop {
         let step = plan::sync(&facts);
+        let looked = |facts: &plan::SyncFacts<'_>, decided: Vec<Approval>| Looked {
+            connections: facts.connections.clone(),
+            decided,
+        };
         match &step {
             Sync::Observe(Read::Resources) => {
                 facts.resources = Some(observe::resources(ctx, creds, &region, &sid).await?);
@@ -762,24 +805,46 @@ async fn sync_spec(
                 facts.connections = Some(observe::connections(ctx, creds, &region, &sid).await?);
                 continue;
             }
-            Sync::Wait(s) => return Ok(Step::Wait(s.clone())),
-            Sync::Locked(b) => return Ok(Step::Locked(b.clone())),
+            Sync::Observe(Read::Users) => {
+                facts.users = Some(observe::users(ctx, creds, &region, &sid).await?);
+                continue;
+            }
+            Sync::Wait(s) => return Ok((Step::Wait(s.clone()), looked(&facts, decided))),
+            Sync::Locked(b) => return Ok((Step::Locked(b.clone()), looked(&facts, decided))),
             Sync::InSync => {
                 ctx.record_update(obj, None);
-                return Ok(Step::InSync);
+                return Ok((Step::InSync, looked(&facts, decided)));
             }
             Sync::NotApplied(u) => {
-                return Ok(Step::NotApplied(format!(
+                let step = Step::NotApplied(format!(
                     "endpoint service {sid} accepted an attribute update for this spec but still reads back differently ({}); it is not written again until the spec changes",
                     update::describe(u)
-                )));
+                ));
+                return Ok((step, looked(&facts, decided)));
             }
             Sync::DetachBlocked { resource, endpoints } => {
-                return Ok(Step::Blocked(plan::detach_blocked_message(
-                    &sid,
-                    &resource.resource_id,
-                    endpoints,
-                )));
+                let step =
+                    Step::Blocked(plan::detach_blocked_message(&sid, &resource.resource_id, endpoints));
+                return Ok((step, looked(&facts, decided)));
+            }
+            Sync::AddUser(p) => {
+                let op = AddUser { region_id: region.clone(), service_id: sid.clone(), principal: p.clone() };
+                ctx.cloud.call(creds, &op).await?;
+                let note = format!("allowed {p} to connect to endpoint service {sid} (allowedPrincipals)");
+                ctx.publish(obj, EventType::Normal, "PrincipalAllowed", "Sync", note).await;
+            }
+            Sync::RemoveUser(p) => {
+                let op =
+                    RemoveUser { region_id: region.clone(), service_id: sid.clone(), principal: p.clone() };
+                ctx.cloud.call(creds, &op).await?;
+                let note = format!(
+                    "removed {p} from the principals of endpoint service {sid} (not in allowedPrincipals)"
+                );
+                ctx.publish(obj, EventType::Normal, "PrincipalRemoved", "Sync", note).await;
+            }
+            Sync::Approve(a) => {
+                approve(ctx, creds, &region, &sid, a).await?;
+                decided.push(a.clone());
             }
             Sync::Update(u) => {
                 let mut req = u.clone();
@@ -827,10 +892,95 @@ async fn sync_spec(
             }
         }
         if step.settles_later() {
-            return Ok(Step::Changed(step_summary(&step)));
+            return Ok((Step::Changed(step_summary(&step)), looked(&facts, decided)));
         }
         plan::applied(&mut facts, &step);
     }
+}
+
+/// What a pass learnt about the service's connections (to write to status and raise events from).
+#[derive(Default)]
+struct Looked {
+    /// The connections, if they were listed in this pass (with the effect of `decided` folded in).
+    connections: Option<Vec<plan::Connection>>,
+    /// The approvals sent in this pass.
+    decided: Vec<Approval>,
+}
+
+/// Send one approval decision.
+async fn approve(ctx: &Context, creds: &Credentials, region: &str, sid: &str, a: &Approval) -> Result<()> {
+    let (region_id, service_id, endpoint_id) =
+        (region.to_string(), sid.to_string(), a.endpoint_id().to_string());
+    match a {
+        Approval::Enable(_) => {
+            ctx.cloud.call(creds, &EnableConnection { region_id, service_id, endpoint_id }).await?
+        }
+        Approval::Disable(_) => {
+            ctx.cloud.call(creds, &DisableConnection { region_id, service_id, endpoint_id }).await?
+        }
+    };
+    info!(service_id = sid, endpoint_id = a.endpoint_id(), decision = ?a, "connection approval sent");
+    Ok(())
+}
+
+/// Write what was seen of the connections to the status and raise their events; whether the service
+/// needs the connection poll until the next resync.
+async fn record_connections(
+    obj: &VpcEndpointService,
+    ctx: &Context,
+    st: &mut VpcEndpointServiceStatus,
+    looked: &Looked,
+) -> bool {
+    let Some(connections) = &looked.connections else {
+        let known = st.connections.iter().map(|c| ConnectionStatus::parse(&c.status));
+        return access::needs_poll(&obj.spec, known);
+    };
+    let before = obj.status.as_ref().map(|s| s.connections.as_slice()).unwrap_or_default();
+    for (reason, note) in access::events(before, connections, &looked.decided) {
+        ctx.publish(obj, EventType::Normal, reason, "Connection", note).await;
+    }
+    let (rows, counts) = access::status_rows(connections);
+    st.connections = rows;
+    st.connection_counts = (!counts.is_empty()).then_some(counts);
+    access::needs_poll(&obj.spec, connections.iter().map(|c| c.status.clone()))
+}
+
+/// A wake-up between full passes of a Ready object: list its connections, apply the approval lists,
+/// record them; no Get, no drift check (those come with the next full pass).
+async fn connection_poll(
+    obj: &VpcEndpointService,
+    ctx: &Context,
+    api: &Api<VpcEndpointService>,
+    creds: &Credentials,
+    sid: &str,
+    mut st: VpcEndpointServiceStatus,
+    until_full: Duration,
+) -> Result<Action> {
+    let region = obj.region().to_string();
+    let looked = async {
+        let mut connections = observe::connections(ctx, creds, &region, sid).await?;
+        let decided = access::approvals(obj.spec.connection_approval.as_ref(), &connections);
+        for a in &decided {
+            approve(ctx, creds, &region, sid, a).await?;
+            access::fold(&mut connections, a);
+        }
+        Ok::<_, Error>(Looked { connections: Some(connections), decided })
+    }
+    .await;
+    let looked = match looked {
+        Ok(l) => l,
+        Err(e) => {
+            // The next pass is a full one (it re-reads the service: a NotFound is confirmed there).
+            ctx.set_full_due(obj, None);
+            return fail(obj, ctx, api, st, e).await;
+        }
+    };
+    let poll = record_connections(obj, ctx, &mut st, &looked).await;
+    if write_status(api, obj, &st).await? {
+        ctx.metrics.status_patches.inc();
+    }
+    let wait = if poll { ctx.settings.connection_poll.min(until_full) } else { until_full };
+    Ok(Action::requeue(ctx.set_gate(obj, Wait::Fixed(wait), Instant::now())))
 }
 
 /// What a change step does, for the status message.

@@ -12,7 +12,8 @@ use crate::{
         Credentials,
         ops::{
             GetVpcEndpointServiceAttribute, ListConnections, ListServiceResources, ListTagResources,
-            ListVpcEndpointServices, ServiceAttributes, ServiceResourceRow, TagParam,
+            ListUsers, ListVpcEndpointServices, Principal, ServiceAttributes, ServiceResourceRow, TagParam,
+            UserListType,
         },
         vocab::ServiceStatus,
     },
@@ -216,11 +217,35 @@ pub async fn connections(
                 endpoint_id: c.endpoint_id.clone(),
                 status: c.status(),
                 zones: c.zones.iter().map(|z| z.zone_id.clone()).collect(),
+                owner: c.endpoint_owner_id.map(|o| o.to_string()),
+                bandwidth: c.bandwidth,
             })
             .collect();
         (rows, page.next_token)
     })
     .await
+}
+
+/// The service's whitelist: its account IDs and its principal ARNs (two listings).
+pub async fn users(
+    ctx: &Context,
+    creds: &Credentials,
+    region: &str,
+    service_id: &str,
+) -> Result<Vec<Principal>> {
+    let mut out = vec![];
+    for list_type in [UserListType::Users, UserListType::UserArns] {
+        let request = |next_token| ListUsers {
+            region_id: region.into(),
+            service_id: service_id.into(),
+            list_type,
+            next_token,
+        };
+        out.extend(all_pages(ctx, creds, request, |page| (page.principals(), page.next_token)).await?);
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 /// All backend resources of a service.

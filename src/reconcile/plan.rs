@@ -24,20 +24,27 @@
 use crate::{
     alicloud::{
         ops::{
-            ResourceParam, ServiceAttributes, ServiceResourceRow, TagParam, UpdateVpcEndpointServiceAttribute,
+            Principal, ResourceParam, ServiceAttributes, ServiceResourceRow, TagParam,
+            UpdateVpcEndpointServiceAttribute,
         },
         vocab::{BusinessStatus, ConnectionStatus, ServiceStatus},
     },
     crd::VpcEndpointServiceSpec,
-    reconcile::{create, update},
+    reconcile::{
+        access::{self, Approval},
+        create, update,
+    },
 };
 
-/// A connection as observed: endpoint ID, status and the zones it reaches (empty: unknown, so all).
+/// A connection as observed: endpoint ID, status, the zones it reaches (empty: unknown, so all), the
+/// account that owns the endpoint and the bandwidth.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Connection {
     pub endpoint_id: String,
     pub status: ConnectionStatus,
     pub zones: Vec<String>,
+    pub owner: Option<String>,
+    pub bandwidth: Option<i64>,
 }
 
 /// Live connections that a detach of a backend in `zone` would cut (sorted endpoint IDs). A connection
@@ -95,14 +102,19 @@ pub enum Teardown {
     Locked(BusinessStatus),
     /// Consumers are connected: detaching or deleting would cut their traffic. Wait for them.
     Blocked { endpoints: Vec<String> },
+    /// `disconnectOnDelete`: disable this endpoint's connection first.
+    Disconnect(String),
+    /// `disconnectOnDelete`: connections are on their way to `Disconnected`; poll.
+    Disconnecting { endpoints: Vec<String> },
     /// Detach this backend resource.
     Detach(ResourceParam),
     /// Delete the service.
     Delete,
 }
 
-/// Plan the next teardown step.
-pub fn teardown(orphan: bool, seen: &Seen) -> Teardown {
+/// Plan the next teardown step. `disconnect` (`spec.disconnectOnDelete`) lets it disable live
+/// connections instead of waiting for their owners.
+pub fn teardown(orphan: bool, disconnect: bool, seen: &Seen) -> Teardown {
     if orphan {
         return Teardown::Release(Release::Orphaned);
     }
@@ -113,7 +125,19 @@ pub fn teardown(orphan: bool, seen: &Seen) -> Teardown {
         Seen::NotFound { listed: Some(_) } => Teardown::Confirm,
         Seen::Present { status: ServiceStatus::Deleting, .. } => Teardown::Wait(ServiceStatus::Deleting),
         Seen::Present { connections, .. } if connections.iter().any(|c| c.status.is_live()) => {
-            Teardown::Blocked { endpoints: detach_blockers(connections, None) }
+            let endpoints = detach_blockers(connections, None);
+            if !disconnect {
+                return Teardown::Blocked { endpoints };
+            }
+            let mut settled: Vec<&Connection> = connections
+                .iter()
+                .filter(|c| matches!(c.status, ConnectionStatus::Pending | ConnectionStatus::Connected))
+                .collect();
+            settled.sort_by(|a, b| a.endpoint_id.cmp(&b.endpoint_id));
+            match settled.first() {
+                Some(c) => Teardown::Disconnect(c.endpoint_id.clone()),
+                None => Teardown::Disconnecting { endpoints },
+            }
         }
         Seen::Present { status, .. } if *status != ServiceStatus::Active => Teardown::Wait(status.clone()),
         Seen::Present { business, .. } if *business != BusinessStatus::Normal => {
@@ -161,24 +185,32 @@ pub struct DriftChecks {
     pub resources: bool,
     /// Re-list tags.
     pub tags: bool,
+    /// Re-list connections (status, approvals).
+    pub connections: bool,
+    /// Re-list the whitelist (only when `allowedPrincipals` is set).
+    pub users: bool,
 }
 
 impl DriftChecks {
     /// Every listing (an object not Ready for its generation).
-    pub const ALL: Self = Self { resources: true, tags: true };
+    pub const ALL: Self = Self { resources: true, tags: true, connections: true, users: true };
 }
 
 /// Resync passes per full drift cycle: each listing is read on one pass in [`DRIFT_CYCLE`], every
-/// other pass reads only the Get. Average cloud reads per resync: 1 + 2 / 4 = 1.5.
-pub const DRIFT_CYCLE: u64 = 4;
+/// other pass reads only the Get. Average cloud reads per resync: 1 + 3 / 6 = 1.5 (plus the whitelist
+/// on one pass, when `allowedPrincipals` is set).
+pub const DRIFT_CYCLE: u64 = 6;
 
 /// Which listings the `pass`-th resync of an object re-reads (`pass` starts at an offset derived from
 /// the object, so objects are spread over the cycle).
 pub fn drift_checks(pass: u64) -> DriftChecks {
+    let none = DriftChecks::default();
     match pass % DRIFT_CYCLE {
-        0 => DriftChecks { resources: true, tags: false },
-        2 => DriftChecks { resources: false, tags: true },
-        _ => DriftChecks::default(),
+        0 => DriftChecks { resources: true, ..none },
+        2 => DriftChecks { tags: true, ..none },
+        3 => DriftChecks { users: true, ..none },
+        4 => DriftChecks { connections: true, ..none },
+        _ => none,
     }
 }
 
@@ -197,6 +229,7 @@ pub struct SyncFacts<'a> {
     pub resources: Option<Vec<ServiceResourceRow>>,
     pub tags: Option<Vec<TagParam>>,
     pub connections: Option<Vec<Connection>>,
+    pub users: Option<Vec<Principal>>,
 }
 
 /// A read the planner needs before it can decide.
@@ -205,6 +238,7 @@ pub enum Read {
     Resources,
     Tags,
     Connections,
+    Users,
 }
 
 /// The next sync step.
@@ -230,6 +264,12 @@ pub enum Sync {
     Tag(Vec<TagParam>),
     /// Move the service to this resource group.
     ChangeResourceGroup(String),
+    /// Allow this principal (`allowedPrincipals`).
+    AddUser(Principal),
+    /// No longer allow this principal.
+    RemoveUser(Principal),
+    /// Accept or reject a connection (`connectionApproval`).
+    Approve(Approval),
     /// Everything else is in sync, but this update was accepted and still does not read back.
     NotApplied(UpdateVpcEndpointServiceAttribute),
     /// Nothing to do.
@@ -292,6 +332,25 @@ pub fn sync(f: &SyncFacts<'_>) -> Sync {
     {
         return Sync::ChangeResourceGroup(rg.clone());
     }
+    if let Some(desired) = access::desired_principals(f.spec)
+        && f.checks.users
+    {
+        let Some(actual) = &f.users else { return Sync::Observe(Read::Users) };
+        let (add, remove) = access::principal_changes(&desired, actual);
+        if let Some(p) = add.into_iter().next() {
+            return Sync::AddUser(p);
+        }
+        if let Some(p) = remove.into_iter().next() {
+            return Sync::RemoveUser(p);
+        }
+    }
+    let approval = f.spec.connection_approval.as_ref().filter(|a| !a.is_empty());
+    if f.checks.connections || approval.is_some() || f.connections.is_some() {
+        let Some(connections) = &f.connections else { return Sync::Observe(Read::Connections) };
+        if let Some(a) = access::approvals(approval, connections).into_iter().next() {
+            return Sync::Approve(a);
+        }
+    }
     if pending_update.is_empty() { Sync::InSync } else { Sync::NotApplied(pending_update) }
 }
 
@@ -311,6 +370,13 @@ pub fn applied(f: &mut SyncFacts<'_>, step: &Sync) {
             }
         }
         Sync::ChangeResourceGroup(rg) => f.attrs.resource_group_id = Some(rg.clone()),
+        Sync::AddUser(p) => f.users.get_or_insert_default().push(p.clone()),
+        Sync::RemoveUser(p) => f.users.get_or_insert_default().retain(|u| u != p),
+        Sync::Approve(a) => {
+            if let Some(connections) = f.connections.as_mut() {
+                access::fold(connections, a);
+            }
+        }
         _ => {}
     }
 }
@@ -329,21 +395,46 @@ mod tests {
         }
     }
 
+    fn conn(id: &str, status: C, zones: &[&str]) -> Connection {
+        Connection {
+            endpoint_id: id.into(),
+            status,
+            zones: zones.iter().map(|z| z.to_string()).collect(),
+            owner: Some("2234567890123456".into()),
+            bandwidth: None,
+        }
+    }
+
     fn present(status: S, resources: &[&str], connections: &[(&str, C)]) -> Seen {
         Seen::Present {
             status,
             business: BusinessStatus::Normal,
             resources: resources.iter().map(|r| nlb(r)).collect(),
-            connections: connections
-                .iter()
-                .map(|(e, s)| Connection { endpoint_id: e.to_string(), status: s.clone(), zones: vec![] })
-                .collect(),
+            connections: connections.iter().map(|(e, s)| conn(e, s.clone(), &[])).collect(),
         }
     }
 
     #[test]
     fn teardown_table() {
         let cases: Vec<(&str, bool, Seen, Teardown)> = vec![
+            (
+                "disconnectOnDelete: disable the first settled connection",
+                true,
+                present(S::Active, &["a"], &[("ep-2", C::Connected), ("ep-1", C::Pending)]),
+                Teardown::Disconnect("ep-1".into()),
+            ),
+            (
+                "disconnectOnDelete: connections on their way out, poll",
+                true,
+                present(S::Active, &["a"], &[("ep-1", C::Disconnecting), ("ep-2", C::Disconnected)]),
+                Teardown::Disconnecting { endpoints: vec!["ep-1".into()] },
+            ),
+            (
+                "disconnectOnDelete: all Disconnected, detach as usual",
+                true,
+                present(S::Active, &["a"], &[("ep-1", C::Disconnected)]),
+                Teardown::Detach(nlb("a")),
+            ),
             (
                 "orphan leaves everything",
                 true,
@@ -408,25 +499,29 @@ mod tests {
                 Teardown::Delete,
             ),
         ];
-        for (name, orphan, seen, want) in cases {
-            assert_eq!(teardown(orphan, &seen), want, "{name}");
+        for (name, flag, seen, want) in cases {
+            // The flag column is `orphan` for the rows below and `disconnect` for the rows above.
+            let disconnect = name.starts_with("disconnectOnDelete");
+            let orphan = flag && !disconnect;
+            assert_eq!(teardown(orphan, disconnect, &seen), want, "{name}");
         }
+        // Without the flag, a live connection always blocks.
+        let live = present(S::Active, &["a"], &[("ep-1", C::Connected)]);
+        assert_eq!(teardown(false, false, &live), Teardown::Blocked { endpoints: vec!["ep-1".into()] });
+        // Orphan wins over disconnectOnDelete: nothing is cut.
+        assert_eq!(teardown(true, true, &live), Teardown::Release(Release::Orphaned));
         let locked = Seen::Present {
             status: S::Active,
             business: BusinessStatus::FinancialLocked,
             resources: vec![],
             connections: vec![],
         };
-        assert_eq!(teardown(false, &locked), Teardown::Locked(BusinessStatus::FinancialLocked));
+        assert_eq!(teardown(false, false, &locked), Teardown::Locked(BusinessStatus::FinancialLocked));
     }
 
     #[test]
     fn detach_blockers_table() {
-        let c = |id: &str, s: C, zones: &[&str]| Connection {
-            endpoint_id: id.into(),
-            status: s,
-            zones: zones.iter().map(|z| z.to_string()).collect(),
-        };
+        let c = conn;
         let conns = vec![
             c("ep-h", C::Connected, &["h"]),
             c("ep-i-gone", C::Disconnected, &["i"]),
@@ -493,7 +588,8 @@ mod tests {
             sent_update: None,
             resources: Some(vec![row("nlb-sim-001")]),
             tags: Some(vec![tag("team", "a"), owner()]),
-            connections: None,
+            connections: Some(vec![]),
+            users: None,
         };
         type Edit = fn(&mut SyncFacts<'_>);
         let cases: Vec<(&str, Edit, Sync)> = vec![
@@ -547,7 +643,7 @@ mod tests {
                 "backends not due (Ready, drift schedule): not listed",
                 |f| {
                     f.resources = None;
-                    f.checks = DriftChecks { resources: false, tags: true };
+                    f.checks = DriftChecks { tags: true, ..DriftChecks::default() };
                 },
                 Sync::InSync,
             ),
@@ -559,18 +655,17 @@ mod tests {
             ),
             (
                 "extra backend: connections are read first",
-                |f| f.resources = Some(vec![row("nlb-sim-001"), row("nlb-old")]),
+                |f| {
+                    f.resources = Some(vec![row("nlb-sim-001"), row("nlb-old")]);
+                    f.connections = None;
+                },
                 Sync::Observe(Read::Connections),
             ),
             (
                 "extra backend, no live consumer: detach",
                 |f| {
                     f.resources = Some(vec![row("nlb-sim-001"), row("nlb-old")]);
-                    f.connections = Some(vec![Connection {
-                        endpoint_id: "ep-1".into(),
-                        status: C::Disconnected,
-                        zones: vec![],
-                    }]);
+                    f.connections = Some(vec![conn("ep-1", C::Disconnected, &[])]);
                 },
                 Sync::Detach(nlb("nlb-old")),
             ),
@@ -578,11 +673,7 @@ mod tests {
                 "extra backend, live consumer in its zone: blocked",
                 |f| {
                     f.resources = Some(vec![row("nlb-sim-001"), row("nlb-old")]);
-                    f.connections = Some(vec![Connection {
-                        endpoint_id: "ep-1".into(),
-                        status: C::Connected,
-                        zones: vec!["cn-hangzhou-h".into()],
-                    }]);
+                    f.connections = Some(vec![conn("ep-1", C::Connected, &["cn-hangzhou-h"])]);
                 },
                 Sync::DetachBlocked { resource: nlb("nlb-old"), endpoints: vec!["ep-1".into()] },
             ),
@@ -591,7 +682,7 @@ mod tests {
                 "tags not due: not listed",
                 |f| {
                     f.tags = None;
-                    f.checks = DriftChecks { resources: true, tags: false };
+                    f.checks = DriftChecks { resources: true, ..DriftChecks::default() };
                 },
                 Sync::InSync,
             ),
@@ -618,6 +709,15 @@ mod tests {
                 },
                 Sync::ChangeResourceGroup("rg-1".into()),
             ),
+            ("connections unknown: list them", |f| f.connections = None, Sync::Observe(Read::Connections)),
+            (
+                "connections not due and no lists: not listed",
+                |f| {
+                    f.connections = None;
+                    f.checks = DriftChecks::default();
+                },
+                Sync::InSync,
+            ),
         ];
         for (name, edit, want) in cases {
             let mut f = base.clone();
@@ -632,6 +732,11 @@ mod tests {
         let mut spec = obj.spec.clone();
         spec.tags = vec![crate::crd::Tag { key: "team".into(), value: "a".into() }];
         spec.resource_group_id = Some("rg-1".into());
+        spec.allowed_principals = Some(vec!["2234567890123456".into()]);
+        spec.connection_approval = Some(crate::crd::ConnectionApproval {
+            accept_from: vec!["2234567890123456".into()],
+            reject_from: vec!["3234567890123456".into()],
+        });
         let mut f = SyncFacts {
             spec: &spec,
             uid: "uid-1",
@@ -640,12 +745,16 @@ mod tests {
             sent_update: None,
             resources: Some(vec![row("nlb-sim-001")]),
             tags: Some(vec![tag("stray", "x")]),
-            connections: None,
+            connections: Some(vec![
+                conn("ep-a", C::Pending, &[]),
+                Connection { owner: Some("3234567890123456".into()), ..conn("ep-r", C::Connected, &[]) },
+            ]),
+            users: Some(vec![Principal::Account(9234567890123456)]),
         };
         let mut steps = vec![];
         loop {
             let step = sync(&f);
-            if step == Sync::InSync || steps.len() > 5 {
+            if step == Sync::InSync || steps.len() > 10 {
                 break;
             }
             assert!(!step.settles_later(), "{step:?}");
@@ -658,8 +767,44 @@ mod tests {
                 Sync::Untag(vec!["stray".into()]),
                 Sync::Tag(vec![owner(), tag("team", "a")]),
                 Sync::ChangeResourceGroup("rg-1".into()),
+                Sync::AddUser(Principal::Account(2234567890123456)),
+                Sync::RemoveUser(Principal::Account(9234567890123456)),
+                Sync::Approve(Approval::Enable("ep-a".into())),
+                Sync::Approve(Approval::Disable("ep-r".into())),
             ]
         );
+    }
+
+    #[test]
+    fn whitelist_and_approvals_in_sync() {
+        let obj = crate::fixtures::service("svc", "uid-1");
+        let mut spec = obj.spec.clone();
+        spec.allowed_principals = Some(vec!["2234567890123456".into()]);
+        spec.connection_approval = Some(crate::crd::ConnectionApproval {
+            accept_from: vec!["2234567890123456".into()],
+            reject_from: vec![],
+        });
+        let f = SyncFacts {
+            spec: &spec,
+            uid: "uid-1",
+            attrs: active(),
+            checks: DriftChecks::default(),
+            sent_update: None,
+            resources: None,
+            tags: None,
+            connections: None,
+            users: None,
+        };
+        // Approval lists: connections are read on every pass; the whitelist only when due.
+        assert_eq!(sync(&f), Sync::Observe(Read::Connections));
+        let due = SyncFacts { checks: DriftChecks { users: true, ..DriftChecks::default() }, ..f.clone() };
+        assert_eq!(sync(&due), Sync::Observe(Read::Users));
+        let listed = SyncFacts { users: Some(vec![Principal::Account(2234567890123456)]), ..due.clone() };
+        assert_eq!(sync(&listed), Sync::Observe(Read::Connections));
+        let done = SyncFacts { connections: Some(vec![conn("ep-1", C::Connected, &[])]), ..listed.clone() };
+        assert_eq!(sync(&done), Sync::InSync);
+        let pending = SyncFacts { connections: Some(vec![conn("ep-1", C::Pending, &[])]), ..listed };
+        assert_eq!(sync(&pending), Sync::Approve(Approval::Enable("ep-1".into())));
     }
 
     #[test]
@@ -667,9 +812,15 @@ mod tests {
         let passes: Vec<DriftChecks> = (0..DRIFT_CYCLE * 3).map(drift_checks).collect();
         let resources = passes.iter().filter(|c| c.resources).count() as u64;
         let tags = passes.iter().filter(|c| c.tags).count() as u64;
-        assert_eq!((resources, tags), (3, 3), "each listing once per cycle");
-        assert!(passes.iter().all(|c| !(c.resources && c.tags)), "never both on one pass");
-        let reads_per_resync = 1.0 + (resources + tags) as f64 / passes.len() as f64;
+        let connections = passes.iter().filter(|c| c.connections).count() as u64;
+        let users = passes.iter().filter(|c| c.users).count() as u64;
+        assert_eq!((resources, tags, connections, users), (3, 3, 3, 3), "each listing once per cycle");
+        let one_at_most = |c: &DriftChecks| {
+            [c.resources, c.tags, c.connections, c.users].iter().filter(|b| **b).count() <= 1
+        };
+        assert!(passes.iter().all(one_at_most), "never two listings on one pass");
+        // The whitelist is read only for objects with allowedPrincipals; without, 1.5 reads per resync.
+        let reads_per_resync = 1.0 + (resources + tags + connections) as f64 / passes.len() as f64;
         assert!(reads_per_resync <= 1.5, "{reads_per_resync}");
     }
 

@@ -81,6 +81,13 @@ struct Args {
     /// Operator `--resync-seconds`.
     #[arg(long, default_value_t = 60)]
     resync_seconds: u64,
+    /// Operator `--connection-poll-seconds`.
+    #[arg(long, default_value_t = 30)]
+    connection_poll_seconds: u64,
+    /// Give every object approval lists (`connectionApproval.acceptFrom`, auto-accept off): the
+    /// connection poll's call budget.
+    #[arg(long)]
+    approval: bool,
     /// Steady-state window after all are Ready, in resync intervals (0 = skip).
     #[arg(long, default_value_t = 0)]
     steady_intervals: u32,
@@ -301,6 +308,7 @@ impl Operator {
             .args(["run", "--endpoint", &env("PRIVATELINK_ENDPOINT")?, "--namespace", ns])
             .args(["--concurrency", &a.concurrency.to_string()])
             .args(["--resync-seconds", &a.resync_seconds.to_string()])
+            .args(["--connection-poll-seconds", &a.connection_poll_seconds.to_string()])
             .args(["--qps", &a.qps.to_string(), "--burst", &a.burst.to_string()])
             .args(["--http-addr", "127.0.0.1:0"])
             .env("KUBECONFIG", kubeconfig)
@@ -503,8 +511,8 @@ fn object(name: &str, spec: &VpcEndpointServiceSpec) -> VpcEndpointService {
     }
 }
 
-fn bench_spec() -> Res<VpcEndpointServiceSpec> {
-    Ok(serde_json::from_value(json!({
+fn bench_spec(approval: bool) -> Res<VpcEndpointServiceSpec> {
+    let mut spec = json!({
         "regionId": "cn-hangzhou",
         "serviceDescription": "benchmark endpoint service",
         "serviceResourceType": "nlb",
@@ -514,11 +522,16 @@ fn bench_spec() -> Res<VpcEndpointServiceSpec> {
         "addressIpVersion": "IPv4",
         "tags": [{"key": "team", "value": "bench"}],
         "deletionPolicy": "Delete"
-    }))?)
+    });
+    if approval {
+        spec["autoAcceptEnabled"] = json!(false);
+        spec["connectionApproval"] = json!({"acceptFrom": ["2234567890123456"]});
+    }
+    Ok(serde_json::from_value(spec)?)
 }
 
 async fn create_all(api: &Api<VpcEndpointService>, a: &Args, book: &Arc<Mutex<Book>>) -> Res<()> {
-    let spec = bench_spec()?;
+    let spec = bench_spec(a.approval)?;
     let results: Vec<Res<()>> = futures::stream::iter(0..a.n)
         .map(|i| {
             let api = api.clone();
@@ -893,6 +906,9 @@ async fn run(a: Args) -> Res<()> {
             .map(|(_, v)| v)
             .sum();
         let reads: u64 = by.values().sum::<u64>() - writes;
+        let polls = window.as_secs_f64() / a.connection_poll_seconds as f64;
+        let lists = by.get("ListVpcEndpointConnections").copied().unwrap_or(0) as f64;
+        let lists_per_poll = (lists / a.n as f64 / polls * 1000.0).round() / 1000.0;
         let sd = delta(&s1, &s0);
         let patches = metric(&sd, "privatelink_operator_status_patches_total");
         result["steady"] = json!({
@@ -901,6 +917,7 @@ async fn run(a: Args) -> Res<()> {
             "cloud_calls": by,
             "cloud_errors": errors,
             "cloud_reads_per_object_per_interval": per(reads as f64),
+            "list_connections_per_object_per_poll": lists_per_poll,
             "cloud_writes_per_object_per_interval": per(writes as f64),
             "status_patches": patches,
             "k8s_object_writes_seen_by_watch": w1 - w0,

@@ -12,10 +12,7 @@ use kube::{
     Client,
     api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams},
 };
-use privatelink_operator::alicloud::{
-    ops::{Empty, Operation},
-    params::Params,
-};
+use privatelink_operator::alicloud::ops::DisableConnection;
 use serde_json::{Value, json};
 
 use crate::{
@@ -174,28 +171,6 @@ pub async fn restart_apiserver(testenv_dir: PathBuf) -> Result<Duration, String>
 pub async fn connect(admin: &Admin, service_id: &str) -> Result<String, String> {
     let v = admin.call(reqwest::Method::POST, "connections", Some(json!({"serviceId": service_id}))).await?;
     v["endpointId"].as_str().map(String::from).ok_or_else(|| format!("no endpointId in {v}"))
-}
-
-/// `DisableVpcEndpointConnection`: the provider rejects a connection (Disconnecting → Disconnected).
-struct DisableConnection {
-    region_id: String,
-    service_id: String,
-    endpoint_id: String,
-}
-
-impl Operation for DisableConnection {
-    type Response = Empty;
-    const ACTION: &'static str = "DisableVpcEndpointConnection";
-    const MUTATING: bool = true;
-    fn region(&self) -> &str {
-        &self.region_id
-    }
-    fn params(&self) -> Params {
-        Params::new()
-            .put("RegionId", &self.region_id)
-            .put("ServiceId", &self.service_id)
-            .put("EndpointId", &self.endpoint_id)
-    }
 }
 
 /// The status of one connection in the simulator (`None`: the connection or its service is gone).

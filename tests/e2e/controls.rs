@@ -10,7 +10,6 @@ use serde_json::{Value, json};
 use crate::harness::*;
 
 const PAUSED: &str = "privatelink.alicloud.dev/paused";
-const RECONCILE_NOW: &str = "privatelink.alicloud.dev/reconcile-requested-at";
 const ADOPT: &str = "privatelink.alicloud.dev/adopt-service-id";
 
 /// Mutating PrivateLink calls in the journal after `seq`.

@@ -29,6 +29,8 @@ pub const VERSION: &str = "v1alpha1";
 pub const KIND: &str = "VpcEndpointService";
 pub const FINALIZER: &str = "vpcendpointservice.privatelink.alicloud.dev/cleanup";
 pub const CREATE: &str = "CreateVpcEndpointService";
+/// The reconcile-now annotation (a new value: an immediate full reconcile).
+pub const RECONCILE_NOW: &str = "privatelink.alicloud.dev/reconcile-requested-at";
 pub const DELETE: &str = "DeleteVpcEndpointService";
 
 /// Default timeout for "becomes Ready": sim Creating is 2 s, so this is generous for a loaded CI box.
@@ -817,44 +819,57 @@ impl Consumer {
     }
 }
 
+/// The simulator's second account (access key `sim-ak-other`), the consumer in these tests.
+pub const ACCOUNT_B: u64 = 2234567890123456;
+
+/// Account B creates an endpoint to `service_id` in zone h of its VPC (B must be allowed); returns
+/// B's client and the endpoint ID at once (the connection is Pending unless the service auto-accepts).
+pub async fn consumer_endpoint(sim: &Sim, service_id: &str) -> (Consumer, String) {
+    use privatelink_operator::alicloud::ops::{CreateVpcEndpoint, EndpointZoneParam};
+    let b = Consumer::new(sim, "sim-ak-other", "sim-secret-other");
+    let create = CreateVpcEndpoint {
+        region_id: "cn-hangzhou".into(),
+        vpc_id: "vpc-sim-b".into(),
+        service_id: service_id.into(),
+        security_group_ids: vec!["sg-sim-b-1".into()],
+        zones: vec![EndpointZoneParam { zone_id: "cn-hangzhou-h".into(), v_switch_id: "vsw-sim-b-h".into() }],
+        ..Default::default()
+    };
+    let ep = b.call(&create).await.endpoint_id;
+    (b, ep)
+}
+
 impl Ctx {
     /// The owner (account A) allows account B on `service_id`; B creates an endpoint in zone h of its
     /// VPC and waits until it is Active and Connected (the e2e services auto-accept). Returns B's client
     /// and the endpoint ID.
     pub async fn connect_consumer(&self, sim: &Sim, service_id: &str) -> (Consumer, String) {
-        use privatelink_operator::alicloud::ops::{
-            AddUser, CreateVpcEndpoint, EndpointZoneParam, GetVpcEndpointAttribute,
-        };
+        use privatelink_operator::alicloud::ops::{AddUser, Principal};
         let owner = Consumer::new(sim, "sim-ak-default", "sim-secret-default");
         let allow = AddUser {
             region_id: "cn-hangzhou".into(),
             service_id: service_id.into(),
-            user_id: 2234567890123456,
+            principal: Principal::Account(ACCOUNT_B),
         };
         owner.call(&allow).await;
-        let b = Consumer::new(sim, "sim-ak-other", "sim-secret-other");
-        let create = CreateVpcEndpoint {
-            region_id: "cn-hangzhou".into(),
-            vpc_id: "vpc-sim-b".into(),
-            service_id: service_id.into(),
-            security_group_ids: vec!["sg-sim-b-1".into()],
-            zones: vec![EndpointZoneParam {
-                zone_id: "cn-hangzhou-h".into(),
-                v_switch_id: "vsw-sim-b-h".into(),
-            }],
-            ..Default::default()
-        };
-        let ep = b.call(&create).await.endpoint_id;
-        let get = GetVpcEndpointAttribute { region_id: "cn-hangzhou".into(), endpoint_id: ep.clone() };
-        self.wait_until("B's endpoint to be connected", Duration::from_secs(30), || async {
+        let (b, ep) = consumer_endpoint(sim, service_id).await;
+        self.wait_endpoint(&b, &ep, "Connected").await;
+        (b, ep)
+    }
+
+    /// Waits until B's endpoint is Active with its connection in `connection` status.
+    pub async fn wait_endpoint(&self, b: &Consumer, ep: &str, connection: &str) {
+        use privatelink_operator::alicloud::ops::GetVpcEndpointAttribute;
+        let get = GetVpcEndpointAttribute { region_id: "cn-hangzhou".into(), endpoint_id: ep.into() };
+        let what = format!("B's endpoint to be Active and {connection}");
+        self.wait_until(&what, Duration::from_secs(30), || async {
             let a = b.call(&get).await;
             match (a.endpoint_status.as_deref(), a.connection_status.as_deref()) {
-                (Some("Active"), Some("Connected")) => Ok(()),
+                (Some("Active"), Some(c)) if c == connection => Ok(()),
                 other => Err(format!("{other:?}")),
             }
         })
         .await;
-        (b, ep)
     }
 
     /// B leaves as the real API demands: remove the endpoint's zone, wait until it settles, delete it.

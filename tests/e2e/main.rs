@@ -7,6 +7,7 @@ mod harness;
 
 mod admission;
 mod cloud_errors;
+mod connections;
 mod controls;
 mod credentials;
 mod delete;

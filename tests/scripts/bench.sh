@@ -8,10 +8,12 @@
 #           then steady state for BENCH_STEADY_INTERVALS x BENCH_RESYNC s
 #   rate    BENCH_RATE_N objects with --qps BENCH_RATE_QPS: request rate seen by the simulator
 #   conc    BENCH_CONC_N objects, --concurrency 4, 200 ms simulated latency: in-flight bound
+#   approval BENCH_APPROVAL_N objects with connectionApproval lists, shipped --qps/--burst: steady
+#           ListVpcEndpointConnections per object per connection-poll interval (budget: <= 1)
 #   scale   BENCH_SCALE_N objects (fresh apiserver/etcd): RSS after all Ready, steady state
 #
 # Env: BENCH_N=1000 BENCH_SCALE_N=10000 BENCH_QUICK=1 (N=200, SCALE_N=1000, short steady state)
-#      BENCH_SCENARIOS="sim burst rate conc scale" BENCH_CREATE_SECONDS=3 BENCH_RESYNC=60
+#      BENCH_SCENARIOS="sim burst rate conc approval scale" BENCH_APPROVAL_N=200 BENCH_CREATE_SECONDS=3 BENCH_RESYNC=60
 #      BENCH_QPS=1000 BENCH_BURST=2000 BENCH_CONCURRENCY=8 (operator flags of burst and scale)
 #      BENCH_TESTENV_DIR (default target/bench/testenv; a testenv of its own, torn down by PID)
 set -euo pipefail
@@ -24,7 +26,7 @@ if [[ -n "${BENCH_QUICK:-}" ]]; then
 fi
 BENCH_N="${BENCH_N:-1000}"
 BENCH_SCALE_N="${BENCH_SCALE_N:-10000}"
-BENCH_SCENARIOS="${BENCH_SCENARIOS:-sim burst rate conc scale}"
+BENCH_SCENARIOS="${BENCH_SCENARIOS:-sim burst rate conc approval scale}"
 BENCH_CREATE_SECONDS="${BENCH_CREATE_SECONDS:-3}"
 BENCH_RESYNC="${BENCH_RESYNC:-60}"
 BENCH_STEADY_INTERVALS="${BENCH_STEADY_INTERVALS:-2}"
@@ -35,6 +37,7 @@ BENCH_CONCURRENCY="${BENCH_CONCURRENCY:-8}"
 BENCH_RATE_N="${BENCH_RATE_N:-300}"
 BENCH_RATE_QPS="${BENCH_RATE_QPS:-50}"
 BENCH_CONC_N="${BENCH_CONC_N:-100}"
+BENCH_APPROVAL_N="${BENCH_APPROVAL_N:-200}"
 BENCH_SIM_SECONDS="${BENCH_SIM_SECONDS:-10}"
 OUT="$ROOT/target/bench"
 export TESTENV_DIR="${BENCH_TESTENV_DIR:-$OUT/testenv}"
@@ -117,7 +120,7 @@ drive() { # drive LABEL ARGS...
 }
 
 : >"$OUT/summary.txt"
-if want burst || want rate || want conc; then
+if want burst || want rate || want conc || want approval; then
   testenv_up
   if want burst; then
     drive burst --n "$BENCH_N" --concurrency "$BENCH_CONCURRENCY" --qps "$BENCH_QPS" --burst "$BENCH_BURST" \
@@ -126,6 +129,11 @@ if want burst || want rate || want conc; then
   if want rate; then
     drive rate --n "$BENCH_RATE_N" --concurrency "$BENCH_CONCURRENCY" --qps "$BENCH_RATE_QPS" \
       --burst "$BENCH_RATE_QPS" --resync-seconds "$BENCH_RESYNC"
+  fi
+  if want approval; then
+    # Shipped defaults (--qps 20 --burst 40, connection poll 30 s); every object has approval lists.
+    drive approval --n "$BENCH_APPROVAL_N" --concurrency "$BENCH_CONCURRENCY" --qps 20 --burst 40 \
+      --resync-seconds "$BENCH_RESYNC" --steady-intervals "$BENCH_STEADY_INTERVALS" --approval
   fi
   if want conc; then
     drive conc --n "$BENCH_CONC_N" --concurrency 4 --qps "$BENCH_QPS" --burst "$BENCH_BURST" \
