@@ -123,8 +123,10 @@ struct Memory {
     drift_pass: Option<u64>,
     /// The attribute update accepted for a generation: never sent again for that spec.
     sent_update: Option<(Option<i64>, UpdateVpcEndpointServiceAttribute)>,
-    /// When the next full pass (Get, drift checks) is due; wake-ups before it only poll connections.
+    /// When the next full pass (Get, drift checks) is due.
     full_due: Option<Instant>,
+    /// The wake-up scheduled last is a connection poll (list connections only), not the full pass.
+    poll_wake: bool,
 }
 
 impl Context {
@@ -209,17 +211,35 @@ impl Context {
             sent.map(|u| (obj.metadata.generation, u));
     }
 
-    /// Until the next full pass, if one is scheduled in the future (a wake-up before it is a
-    /// connection poll).
-    fn full_pass_in(&self, obj: &VpcEndpointService, now: Instant) -> Option<Duration> {
+    /// If the wake-up scheduled last is a connection poll: the time until the next full pass.
+    fn poll_wake(&self, obj: &VpcEndpointService, now: Instant) -> Option<Duration> {
         let objects = self.objects.lock();
-        let due = objects.get(&Self::gate_key(obj))?.full_due?;
-        due.checked_duration_since(now).filter(|d| !d.is_zero())
+        let m = objects.get(&Self::gate_key(obj))?;
+        let due = m.full_due.filter(|_| m.poll_wake)?;
+        Some(due.saturating_duration_since(now))
     }
 
-    fn set_full_due(&self, obj: &VpcEndpointService, due: Option<Instant>) {
-        let mut objects = self.objects.lock();
-        objects.entry(Self::gate_key(obj)).or_default().full_due = due;
+    /// Schedule the next wake-up of a Ready object: a connection poll or the full pass due at
+    /// `full_due` ([`schedule::next_wake`]); returns the requeue.
+    fn schedule_wake(&self, obj: &VpcEndpointService, poll: bool, full_due: Instant) -> Action {
+        let now = Instant::now();
+        let until_full = full_due.saturating_duration_since(now);
+        let (wait, is_poll) = schedule::next_wake(poll, self.settings.connection_poll, until_full);
+        {
+            let mut objects = self.objects.lock();
+            let m = objects.entry(Self::gate_key(obj)).or_default();
+            m.full_due = Some(full_due);
+            m.poll_wake = is_poll;
+        }
+        Action::requeue(self.set_gate(obj, Wait::Fixed(wait), now))
+    }
+
+    /// The next pass is a full one, whatever was scheduled.
+    fn clear_wake(&self, obj: &VpcEndpointService) {
+        if let Some(m) = self.objects.lock().get_mut(&Self::gate_key(obj)) {
+            m.full_due = None;
+            m.poll_wake = false;
+        }
     }
 
     /// Drop everything remembered about an object (it left the cluster).
@@ -499,11 +519,11 @@ async fn apply(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpointSer
         && requested.is_none()
         && !control::observe_only(obj)
         && status::is_ready_for_generation(obj)
-        && let Some(until_full) = ctx.full_pass_in(obj, Instant::now())
+        && ctx.poll_wake(obj, Instant::now()).is_some()
     {
-        return connection_poll(obj, ctx, api, &creds, &sid, st, until_full).await;
+        return connection_poll(obj, ctx, api, &creds, &sid, st).await;
     }
-    ctx.set_full_due(obj, None);
+    ctx.clear_wake(obj);
     match observe::observe(obj, ctx, &creds, &uid, &st).await {
         Err(e) => fail(obj, ctx, api, st, e).await,
         Ok(Observed::Absent) if control::observe_only(obj) => {
@@ -738,10 +758,9 @@ async fn converge(
         }
         Step::InSync => {
             let message = format!("endpoint service {sid} is Active");
-            let resync = ctx.settings.resync;
-            ctx.set_full_due(obj, Some(Instant::now() + resync));
-            let wait = if poll { ctx.settings.connection_poll.min(resync) } else { resync };
-            (Phase::Available { message }, Wait::Fixed(wait))
+            write_phase(obj, ctx, api, st, &Phase::Available { message }).await?;
+            let full_due = Instant::now() + ctx.settings.resync;
+            return Ok(ctx.schedule_wake(obj, poll, full_due));
         }
     };
     settle(obj, ctx, api, st, phase, wait).await
@@ -954,7 +973,6 @@ async fn connection_poll(
     creds: &Credentials,
     sid: &str,
     mut st: VpcEndpointServiceStatus,
-    until_full: Duration,
 ) -> Result<Action> {
     let region = obj.region().to_string();
     let looked = async {
@@ -971,7 +989,7 @@ async fn connection_poll(
         Ok(l) => l,
         Err(e) => {
             // The next pass is a full one (it re-reads the service: a NotFound is confirmed there).
-            ctx.set_full_due(obj, None);
+            ctx.clear_wake(obj);
             return fail(obj, ctx, api, st, e).await;
         }
     };
@@ -979,8 +997,8 @@ async fn connection_poll(
     if write_status(api, obj, &st).await? {
         ctx.metrics.status_patches.inc();
     }
-    let wait = if poll { ctx.settings.connection_poll.min(until_full) } else { until_full };
-    Ok(Action::requeue(ctx.set_gate(obj, Wait::Fixed(wait), Instant::now())))
+    let full_due = ctx.objects.lock().get(&Context::gate_key(obj)).and_then(|m| m.full_due);
+    Ok(ctx.schedule_wake(obj, poll, full_due.unwrap_or_else(Instant::now)))
 }
 
 /// What a change step does, for the status message.

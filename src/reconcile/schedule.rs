@@ -104,10 +104,42 @@ impl Gate {
     }
 }
 
+/// The next wake-up of a Ready object, `until_full` before its next full pass (Get and drift checks):
+/// a connection poll after `poll` when one is needed and the full pass is more than one and a half
+/// polls away, else the full pass itself (which lists the connections too, so it replaces a poll).
+/// Returns (wait, whether that wake-up is a poll).
+pub fn next_wake(poll_needed: bool, poll: Duration, until_full: Duration) -> (Duration, bool) {
+    if poll_needed && until_full > poll.mul_f64(1.5) { (poll, true) } else { (until_full, false) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::fixtures::service;
+
+    #[test]
+    fn next_wake_table() {
+        let s = Duration::from_secs;
+        let cases = [
+            (false, s(600), (s(600), false)),
+            (true, s(600), (s(30), true)),
+            (true, s(46), (s(30), true)),
+            // The full pass is near: it comes instead of a poll (one listing per interval, not two).
+            (true, s(45), (s(45), false)),
+            (true, s(20), (s(20), false)),
+            (true, s(0), (s(0), false)),
+        ];
+        for (needed, until_full, want) in cases {
+            assert_eq!(next_wake(needed, s(30), until_full), want, "{needed} {until_full:?}");
+        }
+        // Over one resync of 600 s with a 30 s poll: 19 polls + the full pass = 20 listings = 1 per 30 s.
+        let (mut left, mut polls) = (s(600), 0);
+        while let (w, true) = next_wake(true, s(30), left) {
+            left -= w;
+            polls += 1;
+        }
+        assert_eq!(polls + 1, 20);
+    }
 
     #[test]
     fn poll_intervals_start_fast_then_grow_to_cap() {
