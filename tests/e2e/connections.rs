@@ -87,7 +87,10 @@ async fn allowed_principals_and_approval_lists_drive_who_is_connected() {
     let enabled = sim.calls("EnableVpcEndpointConnection").await;
     let accepted = enabled.iter().filter(|c| c["code"] == "OK").count();
     assert_eq!(accepted, 1, "accepted once: {enabled:#?}");
-    assert!(enabled.iter().all(|c| c["code"] == "OK" || c["code"] == "EndpointOperationDenied"), "{enabled:#?}");
+    assert!(
+        enabled.iter().all(|c| c["code"] == "OK" || c["code"] == "EndpointOperationDenied"),
+        "{enabled:#?}"
+    );
     let reasons = event_reasons(&ctx).await;
     assert!(reasons.iter().any(|r| r == "ConnectionAccepted"), "{reasons:?}");
 
