@@ -407,7 +407,7 @@ func TestChartDefaults(t *testing.T) {
 	c := container(t, objs)
 	eq(t, "image", c["image"], "ghcr.io/privatelink-operator/privatelink-operator:"+chartAppVersion(t))
 	eq(t, "args", args(t, objs), []string{"run", "--concurrency=8", "--resync-seconds=600",
-		"--terminal-retry-seconds=1800", "--qps=20", "--burst=40", "--request-timeout-seconds=15",
+		"--terminal-retry-seconds=1800", "--connection-poll-seconds=30", "--qps=20", "--burst=40", "--request-timeout-seconds=15",
 		"--http-addr=0.0.0.0:8080", "--log-format=json"})
 	eq(t, "env names", slices.Sorted(func(yield func(string) bool) {
 		for k := range envByName(t, objs) {
