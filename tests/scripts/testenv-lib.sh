@@ -47,25 +47,54 @@ stop_pid() {
   rm -f "$f"
 }
 
+# Ports are picked below the kernel's ephemeral range (net.ipv4.ip_local_port_range), at random and
+# checked free: outgoing connections (cargo, go, curl, the tests) take ephemeral ports, so a port picked
+# with bind(0) could be taken again before the apiserver binds it.
 # free_port_pair: print a port P such that P and P+1 are both free on 127.0.0.1.
 free_port_pair() {
-  python3 - <<'PY'
-import socket
-for _ in range(200):
-    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
-    b = socket.socket()
+  python3 - 2 <<'PY'
+import random, socket, sys
+n = int(sys.argv[1])
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except OSError:
+    low = 32768
+for _ in range(500):
+    p = random.randrange(15000, max(15001, low - n))
+    socks = []
     try:
-        b.bind(("127.0.0.1", p + 1))
+        for k in range(n):
+            s = socket.socket(); s.bind(("127.0.0.1", p + k)); socks.append(s)
     except OSError:
-        a.close(); continue
-    a.close(); b.close(); print(p); break
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    if len(socks) == n:
+        print(p); break
 else:
-    raise SystemExit("no free port pair")
+    raise SystemExit("no free port below the ephemeral range")
 PY
 }
 
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  free_port_pair
+}
+
+# apiserver_port_clash LOG_OFFSET: wait until the apiserver started by start_apiserver is serving or has
+# exited; true if it exited because a port was taken (log lines after byte LOG_OFFSET).
+apiserver_port_clash() {
+  local offset="$1" port i
+  port="$(cat "$TESTENV_DIR/apiserver.port")"
+  for ((i = 0; i < 120; i++)); do
+    if ! pid_alive "$TESTENV_DIR/apiserver.pid"; then
+      tail -c +"$((offset + 1))" "$TESTENV_DIR/apiserver.log" | grep -q "address already in use"
+      return
+    fi
+    if curl -ksS --max-time 1 "https://127.0.0.1:$port/livez" >/dev/null 2>&1; then return 1; fi
+    sleep 0.25
+  done
+  return 1
 }
 
 # start_apiserver: start the test apiserver from the saved state in $TESTENV_DIR (ports, pki, tokens).

@@ -123,14 +123,19 @@ $operator_token,$OPERATOR_USER,testenv-operator,"system:serviceaccounts,system:s
 CSV
 umask 022
 
-free_port_pair >"$TESTENV_DIR/etcd.port"
-free_port >"$TESTENV_DIR/apiserver.port"
-kubeconfig testenv-admin "$admin_token" "$TESTENV_DIR/admin.kubeconfig"
-kubeconfig privatelink-operator "$operator_token" "$TESTENV_DIR/operator.kubeconfig"
-
-log "starting kube-apiserver on https://127.0.0.1:$(cat "$TESTENV_DIR/apiserver.port") (etcd on 127.0.0.1:$(cat "$TESTENV_DIR/etcd.port"))"
 t0=$(date +%s)
-start_apiserver
+for attempt in 1 2 3; do
+  free_port_pair >"$TESTENV_DIR/etcd.port"
+  free_port >"$TESTENV_DIR/apiserver.port"
+  kubeconfig testenv-admin "$admin_token" "$TESTENV_DIR/admin.kubeconfig"
+  kubeconfig privatelink-operator "$operator_token" "$TESTENV_DIR/operator.kubeconfig"
+  log "starting kube-apiserver on https://127.0.0.1:$(cat "$TESTENV_DIR/apiserver.port") (etcd on 127.0.0.1:$(cat "$TESTENV_DIR/etcd.port"))"
+  offset="$(stat -c %s "$TESTENV_DIR/apiserver.log" 2>/dev/null || echo 0)"
+  start_apiserver
+  apiserver_port_clash "$offset" || break
+  log "a port was taken before the apiserver bound it (attempt $attempt); picking others"
+  rm -rf "$TESTENV_DIR/etcd"
+done
 log "starting privatelink-sim"
 start_sim 0
 wait_apiserver_ready 120
