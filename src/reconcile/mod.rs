@@ -179,11 +179,12 @@ impl Context {
         objects.entry(Self::gate_key(obj)).or_default().gate.schedule(obj, wait, now)
     }
 
-    /// The drift checks of this pass: every listing until Ready for the generation, then the spread
-    /// schedule (the pass counter advances once per steady-state resync).
-    fn drift_checks(&self, obj: &VpcEndpointService, settled: bool) -> plan::DriftChecks {
+    /// The drift checks of this pass: every listing until Ready for the generation (only the
+    /// whitelist for a service [`plan::created_as_specified`]), then the spread schedule (the pass
+    /// counter advances once per steady-state resync).
+    fn drift_checks(&self, obj: &VpcEndpointService, settled: bool, fresh: bool) -> plan::DriftChecks {
         if !settled {
-            return plan::DriftChecks::ALL;
+            return if fresh { plan::DriftChecks::AFTER_CREATE } else { plan::DriftChecks::ALL };
         }
         let mut objects = self.objects.lock();
         let m = objects.entry(Self::gate_key(obj)).or_default();
@@ -793,11 +794,23 @@ async fn sync_spec(
 ) -> Result<(Step, Looked)> {
     let region = obj.region().to_string();
     let sid = attrs.service_id.clone();
+    let st = obj.status.as_ref();
+    let current_token = create::client_token(
+        uid,
+        &create::create_request(obj, uid),
+        st.and_then(|s| s.replaced_service_id.as_deref()),
+    );
+    let fresh = plan::created_as_specified(
+        obj.metadata.generation,
+        status::condition(st, status::cond::READY).map(|c| c.reason.as_str()),
+        st.and_then(|s| s.create_client_token.as_deref()),
+        &current_token,
+    );
     let mut facts = plan::SyncFacts {
         spec: &obj.spec,
         uid,
         attrs,
-        checks: ctx.drift_checks(obj, settled),
+        checks: ctx.drift_checks(obj, settled, fresh),
         sent_update: ctx.sent_update(obj),
         resources: None,
         tags: None,

@@ -194,6 +194,24 @@ pub struct DriftChecks {
 impl DriftChecks {
     /// Every listing (an object not Ready for its generation).
     pub const ALL: Self = Self { resources: true, tags: true, connections: true, users: true };
+    /// A service [`created_as_specified`]: the Create carried its backends and tags, and a new service
+    /// has no connections yet, so only the whitelist (not part of Create) is read before the first
+    /// Ready; the spread schedule verifies the rest later. Approval lists still read connections.
+    pub const AFTER_CREATE: Self = Self { resources: false, tags: false, connections: false, users: true };
+}
+
+/// Whether the service is exactly what this object's Create asked for and nothing happened since: the
+/// ClientToken persisted for the Create is the one the current spec yields (same parameters), no other
+/// spec was ever applied (generation 1), and the object has only been `Creating` since (`Ready` reason;
+/// once it was anything else — Available, blocked, an error — every listing is read again). Then reading
+/// back its backends and tags right after Create would only repeat the request.
+pub fn created_as_specified(
+    generation: Option<i64>,
+    ready_reason: Option<&str>,
+    persisted_token: Option<&str>,
+    current_token: &str,
+) -> bool {
+    generation == Some(1) && ready_reason == Some("Creating") && persisted_token == Some(current_token)
 }
 
 /// Resync passes per full drift cycle: each listing is read on one pass in [`DRIFT_CYCLE`], every
@@ -822,6 +840,30 @@ mod tests {
         // The whitelist is read only for objects with allowedPrincipals; without, 1.5 reads per resync.
         let reads_per_resync = 1.0 + (resources + tags + connections) as f64 / passes.len() as f64;
         assert!(reads_per_resync <= 1.5, "{reads_per_resync}");
+    }
+
+    #[test]
+    fn created_as_specified_table() {
+        let c = Some("Creating");
+        let cases = [
+            (Some(1), c, Some("t"), "t", true),
+            // An edit after Create (or an edit and a revert): another spec may have been applied.
+            (Some(2), c, Some("t"), "t", false),
+            // The spec differs from the Create's (a lost answer, then an edit).
+            (Some(1), c, Some("t"), "u", false),
+            // Adopted, restored or created before tokens were persisted: nothing is known.
+            (Some(1), c, None, "t", false),
+            (None, c, Some("t"), "t", false),
+            // Ready once, or blocked, or an error on the way: drift may be what it is about.
+            (Some(1), Some("Available"), Some("t"), "t", false),
+            (Some(1), Some("DetachBlocked"), Some("t"), "t", false),
+            (Some(1), Some("ThrottlingUser"), Some("t"), "t", false),
+            (Some(1), None, Some("t"), "t", false),
+        ];
+        for (generation, reason, persisted, current, want) in cases {
+            let got = created_as_specified(generation, reason, persisted, current);
+            assert_eq!(got, want, "{generation:?} {reason:?} {persisted:?} {current}");
+        }
     }
 
     #[test]
