@@ -795,17 +795,20 @@ async fn sync_spec(
     let region = obj.region().to_string();
     let sid = attrs.service_id.clone();
     let st = obj.status.as_ref();
-    let current_token = create::client_token(
-        uid,
-        &create::create_request(obj, uid),
-        st.and_then(|s| s.replaced_service_id.as_deref()),
-    );
-    let fresh = plan::created_as_specified(
-        obj.metadata.generation,
-        status::condition(st, status::cond::READY).map(|c| c.reason.as_str()),
-        st.and_then(|s| s.create_client_token.as_deref()),
-        &current_token,
-    );
+    // Only an object not Ready for its generation asks (the token is a hash of the Create parameters).
+    let fresh = !settled && {
+        let current_token = create::client_token(
+            uid,
+            &create::create_request(obj, uid),
+            st.and_then(|s| s.replaced_service_id.as_deref()),
+        );
+        plan::created_as_specified(
+            obj.metadata.generation,
+            status::condition(st, status::cond::READY).map(|c| c.reason.as_str()),
+            st.and_then(|s| s.create_client_token.as_deref()),
+            &current_token,
+        )
+    };
     let mut facts = plan::SyncFacts {
         spec: &obj.spec,
         uid,
