@@ -348,8 +348,10 @@ pub async fn reconcile(obj: Arc<VpcEndpointService>, ctx: Arc<Context>) -> Resul
     .map_err(|e| Error::Finalizer(Box::new(e)).flatten());
     ctx.metrics.reconcile_duration.observe(started.elapsed().as_secs_f64());
     if result.is_ok() && obj.metadata.deletion_timestamp.is_some() {
-        // The finalizer is gone: the object leaves the cluster.
+        // The finalizer is gone: the object leaves the cluster. Secrets it protected are released by
+        // the last of the objects that use them to leave (objects deleted together see each other).
         ctx.forget(&obj);
+        tokio::spawn(secrets::sweep(ctx.clone(), obj.as_ref().clone()));
     }
     result
 }

@@ -114,6 +114,67 @@ pub async fn release_if_unused(
 
 /// The Secrets an object protects: the one its spec names and the one its status recorded (they differ
 /// after an edit of `credentialsSecretRef`).
+/// What the sweep after an object left does about one Secret it protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sweep {
+    /// Nobody else uses it: remove the finalizer.
+    Release,
+    /// Only objects that are being deleted still use it: look again (the last of them to leave
+    /// releases it; the cache may also still show one that already left).
+    Wait,
+    /// A live object uses it: it stays protected.
+    Keep,
+}
+
+/// The sweep decision for `secret` in `namespace` once `left` has left, from the cache's objects.
+pub fn sweep_step<'a>(
+    objects: impl IntoIterator<Item = &'a VpcEndpointService> + Clone,
+    namespace: &str,
+    secret: &str,
+    left: &VpcEndpointService,
+) -> Sweep {
+    if !in_use(objects.clone(), namespace, Some(left)).contains(secret) {
+        return Sweep::Release;
+    }
+    let live = objects.into_iter().filter(|o| o.metadata.deletion_timestamp.is_none());
+    if in_use(live, namespace, Some(left)).contains(secret) { Sweep::Keep } else { Sweep::Wait }
+}
+
+/// How long a sweep keeps looking while only deleting objects use the Secret.
+const SWEEP_FOR: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// After an object left the cluster: release the Secrets it protected once no other object uses them.
+/// Objects deleted together (a namespace deletion) each see the others still holding the Secret when
+/// their own cleanup runs; the sweep of the last one to leave finds nobody and releases it.
+pub async fn sweep(ctx: std::sync::Arc<Context>, left: VpcEndpointService) {
+    let Some(ns) = left.namespace() else { return };
+    let names = protected_by(&left);
+    if names.is_empty() {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + SWEEP_FOR;
+    let mut pending: Vec<String> = names.into_iter().collect();
+    while !pending.is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let Some(store) = ctx.cache() else { continue };
+        let objects = store.state();
+        let mut still = vec![];
+        for name in pending {
+            match sweep_step(objects.iter().map(|o| o.as_ref()), &ns, &name, &left) {
+                Sweep::Release => {
+                    if let Err(e) = release_if_unused(&ctx, &ns, &name, Some(&left)).await {
+                        tracing::warn!(secret = name, namespace = ns, error = %e, "could not release the credentials Secret");
+                        still.push(name);
+                    }
+                }
+                Sweep::Wait => still.push(name),
+                Sweep::Keep => {}
+            }
+        }
+        pending = still;
+    }
+}
+
 pub fn protected_by(obj: &VpcEndpointService) -> BTreeSet<String> {
     let spec = obj.spec.credentials_secret_ref.as_ref().map(|r| r.name.clone());
     let status = obj.status.as_ref().and_then(|s| s.protected_secret.clone());
@@ -150,6 +211,32 @@ mod tests {
         assert_eq!(in_use(&all, &ns, Some(&a)), set(&["creds", "other"]), "b still uses creds");
         assert_eq!(in_use(&all[..1], &ns, Some(&a)), set(&[]), "the last user leaves");
         assert_eq!(in_use(&all, &ns, Some(&c)), set(&["creds"]));
+    }
+
+    #[test]
+    fn sweep_table() {
+        let deleting = |mut o: VpcEndpointService| {
+            o.metadata.deletion_timestamp =
+                Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now()));
+            o.metadata.finalizers = Some(vec!["f".into()]);
+            o
+        };
+        let left = deleting(using("a", "ua", Some("creds")));
+        let b_live = using("b", "ub", Some("creds"));
+        let b_deleting = deleting(using("b", "ub", Some("creds")));
+        let other = using("c", "uc", Some("other"));
+        let cases: Vec<(Vec<VpcEndpointService>, Sweep)> = vec![
+            (vec![left.clone()], Sweep::Release),
+            (vec![left.clone(), other.clone()], Sweep::Release),
+            (vec![left.clone(), b_live], Sweep::Keep),
+            // Deleted together: wait for the other to leave (its own sweep may be the one to release).
+            (vec![left.clone(), b_deleting], Sweep::Wait),
+            (vec![], Sweep::Release),
+        ];
+        for (objects, want) in cases {
+            let names: Vec<_> = objects.iter().map(|o| o.metadata.name.clone()).collect();
+            assert_eq!(sweep_step(objects.iter(), "default", "creds", &left), want, "{names:?}");
+        }
     }
 
     #[test]
