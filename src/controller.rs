@@ -10,15 +10,19 @@ use std::{
     time::Duration,
 };
 
+use std::collections::HashMap;
+
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::Service;
 use kube::{
-    Api, Client,
+    Api, Client, ResourceExt,
     api::ListParams,
     runtime::{
         Controller, PredicateConfig, WatchStreamExt,
         controller::Config as ControllerConfig,
         events::{Recorder, Reporter},
-        reflector, watcher,
+        reflector::{self, ObjectRef, reflector},
+        watcher,
     },
 };
 use tracing::{debug, error, info, warn};
@@ -30,7 +34,7 @@ use crate::{
     lease,
     metrics::Metrics,
     namespaces,
-    reconcile::{self, Context, Settings, control, observe::ADOPT_ANNOTATION},
+    reconcile::{self, Context, Settings, backends, control, observe::ADOPT_ANNOTATION},
 };
 
 /// Settings of `privatelink-operator run`.
@@ -50,6 +54,8 @@ pub struct RunConfig {
     pub leader_election: bool,
     /// Namespace of the Lease (default: `POD_NAMESPACE`, else `default`).
     pub lease_namespace: Option<String>,
+    /// Watch Services so `spec.resources[].serviceRef` can name a LoadBalancer Service.
+    pub watch_services: bool,
 }
 
 /// Name of the leader-election Lease.
@@ -103,6 +109,66 @@ fn trigger_key(obj: &VpcEndpointService) -> Option<u64> {
         obj.metadata.annotations.as_ref().and_then(|a| a.get(key)).hash(&mut h);
     }
     Some(h.finish())
+}
+
+/// The Services that `serviceRef`s name: a cache of the little the CCM records on them (load balancer
+/// label, NLB zone map), and a trigger that wakes the objects using a Service whenever that changes
+/// (or the Service goes). Nothing is triggered by the initial list (the objects' own watch does that).
+fn backend_changes(
+    client: &Client,
+    namespaces: &[String],
+    ctx: Arc<Context>,
+) -> impl futures::Stream<Item = ObjectRef<VpcEndpointService>> + Send + use<> {
+    let writer = reflector::store::Writer::<Service>::default();
+    let reader = writer.as_reader();
+    let listed = Arc::new(AtomicBool::new(false));
+    ctx.set_services(reader.clone(), listed.clone());
+    let config = watcher::Config::default().any_semantic();
+    let source = match namespaces {
+        [] => watcher(Api::<Service>::all(client.clone()), config).boxed(),
+        [ns] => watcher(Api::<Service>::namespaced(client.clone(), ns), config).boxed(),
+        list => namespaces::watch(client.clone(), list, config, reader).boxed(),
+    };
+    let slimmed = source.modify(|svc: &mut Service| {
+        backends::slim_meta(&mut svc.metadata);
+        svc.spec = None;
+        svc.status = None;
+    });
+    let mut seen: HashMap<ObjectRef<Service>, backends::LbService> = HashMap::new();
+    reflector(writer, slimmed).flat_map(move |ev| {
+        let changed: Vec<(Service, bool)> = match ev {
+            Ok(watcher::Event::InitDone) => {
+                if !listed.swap(true, Ordering::Relaxed) {
+                    info!("Services listed; serviceRef backends resolve");
+                }
+                vec![]
+            }
+            Ok(watcher::Event::Apply(svc) | watcher::Event::InitApply(svc)) => {
+                let now = backends::LbService::from_meta(&svc.metadata);
+                let before = seen.insert(ObjectRef::from_obj(&svc), now.clone());
+                // During the first list nothing is woken; later a relist's unchanged Services neither.
+                let relevant = listed.load(Ordering::Relaxed) && before.as_ref() != Some(&now);
+                if relevant { vec![(svc, true)] } else { vec![] }
+            }
+            Ok(watcher::Event::Delete(svc)) => {
+                seen.remove(&ObjectRef::from_obj(&svc));
+                vec![(svc, true)]
+            }
+            Ok(watcher::Event::Init) => vec![],
+            Err(e) => {
+                warn!(error = %e, "Service watch failed; retrying");
+                vec![]
+            }
+        };
+        let users: Vec<ObjectRef<VpcEndpointService>> = changed
+            .into_iter()
+            .flat_map(|(svc, _)| {
+                let ns = svc.metadata.namespace.clone().unwrap_or_default();
+                ctx.wake_backend_users(&ns, &svc.name_any())
+            })
+            .collect();
+        futures::stream::iter(users)
+    })
 }
 
 /// Run the controller until SIGTERM/SIGINT.
@@ -211,11 +277,14 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
         [] | [_] => watcher(apis[0].clone(), config).boxed(),
         list => namespaces::watch(client.clone(), list, config, reader.clone()).boxed(),
     };
+    let index = ctx.clone();
     let events = source.modify(slim).inspect(move |ev| {
         match ev {
             Ok(watcher::Event::InitDone) if !ready.swap(true, Ordering::Relaxed) => {
                 info!("initial list complete; ready");
             }
+            // Which Services each object's backends come from (a Service change wakes only its users).
+            Ok(watcher::Event::Apply(obj) | watcher::Event::InitApply(obj)) => index.index_backends(obj),
             // Gone from the cluster (also when deleted behind the operator's back): drop its memory
             // and its series in the Ready gauge.
             Ok(watcher::Event::Delete(obj)) => forget.forget(obj),
@@ -227,9 +296,12 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
     // which would otherwise replace a pending poll and crowd the queue under load.
     let trigger =
         reflector(writer, events).applied_objects().predicate_filter(trigger_key, PredicateConfig::default());
-    let controller = Controller::for_stream(trigger, reader)
+    let mut controller = Controller::for_stream(trigger, reader)
         .with_config(ControllerConfig::default().concurrency(cfg.concurrency))
         .graceful_shutdown_on(shutdown);
+    if cfg.watch_services {
+        controller = controller.reconcile_on(backend_changes(&client, &cfg.namespaces, ctx.clone()));
+    }
     info!(
         namespaces = if cfg.namespaces.is_empty() { "(all)".to_string() } else { cfg.namespaces.join(",") },
         concurrency = cfg.concurrency,

@@ -65,7 +65,7 @@ pub const MAX_USER_TAGS: usize = 19;
     "!has(self.addressIpVersion) || self.addressIpVersion != 'DualStack' || self.serviceResourceType in ['nlb', 'gwlb']"
 ).message("addressIpVersion DualStack requires serviceResourceType nlb or gwlb").field_path(".addressIpVersion"))]
 #[x_kube(validation = Rule::new(
-    "!has(self.resources) || self.resources.all(r, r.resourceType == self.serviceResourceType)"
+    "!has(self.resources) || self.resources.all(r, !has(r.resourceType) || r.resourceType == self.serviceResourceType)"
 ).message("every resources[].resourceType must equal serviceResourceType").field_path(".resources"))]
 #[serde(rename_all = "camelCase")]
 pub struct VpcEndpointServiceSpec {
@@ -99,10 +99,11 @@ pub struct VpcEndpointServiceSpec {
     #[x_kube(validation = Rule::new("self == oldSelf").message("serviceResourceType is immutable; create a new VpcEndpointService to change it"))]
     pub service_resource_type: ResourceType,
 
-    /// Backend resources of the service (at most 20). Resources can be attached and detached later.
+    /// Backend resources of the service (at most 20): load balancer IDs or `Service`s of type
+    /// LoadBalancer. Resources can be attached and detached later.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 20))]
-    #[x_kube(validation = Rule::new("self.all(r, self.exists_one(o, o.resourceId == r.resourceId && (has(o.zoneId) ? o.zoneId : '') == (has(r.zoneId) ? r.zoneId : '')))").message("resources must not contain the same resourceId and zoneId twice"))]
+    #[x_kube(validation = Rule::new("self.all(r, self.exists_one(o, (has(o.resourceId) ? o.resourceId : '') == (has(r.resourceId) ? r.resourceId : '') && (has(o.serviceRef) ? o.serviceRef.name : '') == (has(r.serviceRef) ? r.serviceRef.name : '') && (has(o.zoneId) ? o.zoneId : '') == (has(r.zoneId) ? r.zoneId : '')))").message("resources must not contain the same resourceId (or serviceRef) and zoneId twice"))]
     pub resources: Vec<ServiceResource>,
 
     /// IP version of the service: `IPv4` (default) or `DualStack` (nlb and gwlb only).
@@ -173,6 +174,11 @@ pub struct VpcEndpointServiceSpec {
     /// leave (`DeletionBlocked`, naming the endpoints), so their traffic is never cut by surprise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disconnect_on_delete: Option<bool>,
+
+    /// Publish the service's ID, name, domain and region in a ConfigMap of this namespace, for
+    /// applications (`envFrom`) and consumer teams.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_to: Option<ExportTo>,
 }
 
 /// Accept and reject lists for endpoint connections.
@@ -257,20 +263,57 @@ pub enum ManagementPolicy {
     Observe,
 }
 
-/// A backend resource of the endpoint service.
+/// A backend resource of the endpoint service: a load balancer given by its ID (`resourceId`), or the
+/// load balancer of a `Service` of `type: LoadBalancer` in the same namespace (`serviceRef`), as the
+/// Alibaba Cloud controller manager records it on that Service.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("self.resourceType == 'slb' || has(self.zoneId)").message("zoneId is required for alb, nlb and gwlb resources").field_path(".zoneId"))]
+#[x_kube(validation = Rule::new("has(self.resourceId) != has(self.serviceRef)").message("give exactly one of resourceId and serviceRef"))]
+#[x_kube(validation = Rule::new("has(self.serviceRef) || has(self.resourceType)").message("resourceType is required with resourceId").field_path(".resourceType"))]
+#[x_kube(validation = Rule::new("has(self.serviceRef) || self.resourceType == 'slb' || has(self.zoneId)").message("zoneId is required for alb, nlb and gwlb resources").field_path(".zoneId"))]
 pub struct ServiceResource {
-    /// Type of the resource: `slb`, `alb`, `nlb` or `gwlb`.
-    pub resource_type: ResourceType,
+    /// Type of the resource: `slb`, `alb`, `nlb` or `gwlb`. Required with `resourceId`; with
+    /// `serviceRef` it is derived from the load balancer's ID (`lb-` CLB, `nlb-` NLB) and, when given,
+    /// must match it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<ResourceType>,
     /// ID of the load balancer, e.g. `nlb-xxxx`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 128))]
-    pub resource_id: String,
-    /// Zone of the resource, e.g. `cn-hangzhou-h`. Required for alb, nlb and gwlb.
+    pub resource_id: Option<String>,
+    /// A `Service` of `type: LoadBalancer` in this namespace whose load balancer is the backend. Its
+    /// ID is read from the label `service.k8s.alibaba/loadbalancer-id` that the Alibaba Cloud
+    /// controller manager sets; for an NLB the zones come from the annotation
+    /// `service.beta.kubernetes.io/alibaba-cloud-loadbalancer-zone-maps` unless `zoneId` names one.
+    /// The operator follows the Service: a new load balancer is attached before the old one is
+    /// detached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_ref: Option<LocalRef>,
+    /// Zone of the resource, e.g. `cn-hangzhou-h`. Required for alb, nlb and gwlb with `resourceId`;
+    /// with `serviceRef` it narrows an NLB to this one zone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64))]
     pub zone_id: Option<String>,
+}
+
+/// Reference to an object in the same namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct LocalRef {
+    /// Name of the object.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}
+
+/// Where to publish the service's identity for applications.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportTo {
+    /// Name of a ConfigMap in this namespace. The operator creates it (owned by this object, so it is
+    /// garbage-collected with it) with the keys `serviceId`, `serviceName`, `serviceDomain` and
+    /// `regionId`, and updates it when a value changes. A ConfigMap of that name that this object does
+    /// not own is never overwritten (`Ready=False`, reason `ExportConflict`).
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"))]
+    pub config_map_name: String,
 }
 
 /// A tag on the endpoint service.
@@ -361,6 +404,10 @@ pub struct VpcEndpointServiceStatus {
     /// Number of endpoint connections per status (`Pending`, `Connected`, `Disconnected`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_counts: Option<std::collections::BTreeMap<String, i64>>,
+    /// The ConfigMap this object exported to (`spec.exportTo`), so a renamed or removed export is
+    /// cleaned up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exported_config_map: Option<String>,
 }
 
 /// An endpoint connection to the service (`ListVpcEndpointConnections`).

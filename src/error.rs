@@ -28,6 +28,20 @@ pub enum Error {
     /// The object has no name or namespace.
     #[error("object has no {0}")]
     MissingObjectKey(&'static str),
+    /// `spec.resources[].serviceRef` is used but the operator does not watch Services.
+    #[error(
+        "spec.resources[].serviceRef needs the operator to watch Services (run it with --watch-services, chart value backendsFromServices.enabled)"
+    )]
+    ServiceRefsDisabled,
+    /// The exported ConfigMap could not be written.
+    #[error("exporting to ConfigMap {name}: {source}")]
+    Export {
+        /// The ConfigMap.
+        name: String,
+        /// Cause.
+        #[source]
+        source: kube::Error,
+    },
 }
 
 impl Error {
@@ -43,6 +57,8 @@ impl Error {
             Error::Finalizer(_) => "FinalizerError".into(),
             Error::MissingObjectKey(_) => "InvalidObject".into(),
             Error::Requeue { .. } => "Waiting".into(),
+            Error::ServiceRefsDisabled => "ServiceRefsDisabled".into(),
+            Error::Export { .. } => "ExportFailed".into(),
         }
     }
 
@@ -50,7 +66,7 @@ impl Error {
     pub fn is_terminal(&self) -> bool {
         match self {
             Error::Cloud(e) => e.class() == ErrorClass::Terminal,
-            Error::MissingObjectKey(_) => true,
+            Error::MissingObjectKey(_) | Error::ServiceRefsDisabled => true,
             _ => false,
         }
     }

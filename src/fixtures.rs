@@ -16,8 +16,9 @@ pub fn service(name: &str, uid: &str) -> VpcEndpointService {
             zone_affinity_enabled: None,
             service_resource_type: ResourceType::Nlb,
             resources: vec![ServiceResource {
-                resource_type: ResourceType::Nlb,
-                resource_id: "nlb-sim-001".into(),
+                resource_type: Some(ResourceType::Nlb),
+                resource_id: Some("nlb-sim-001".into()),
+                service_ref: None,
                 zone_id: Some("cn-hangzhou-h".into()),
             }],
             address_ip_version: None,
@@ -31,6 +32,7 @@ pub fn service(name: &str, uid: &str) -> VpcEndpointService {
             allowed_principals: None,
             connection_approval: None,
             disconnect_on_delete: None,
+            export_to: None,
         },
     );
     obj.metadata = ObjectMeta {

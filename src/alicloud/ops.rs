@@ -65,7 +65,7 @@ macro_rules! operation {
 }
 
 /// A backend resource of an endpoint service.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ResourceParam {
     /// `slb`, `alb`, `nlb` or `gwlb`.
     pub resource_type: String,

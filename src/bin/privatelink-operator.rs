@@ -72,6 +72,11 @@ struct RunArgs {
     /// Namespace of the leader-election Lease (default: POD_NAMESPACE, else `default`).
     #[arg(long, env = "PRIVATELINK_LEASE_NAMESPACE")]
     lease_namespace: Option<String>,
+    /// Watch Services (metadata the cloud controller manager writes) so `spec.resources[].serviceRef`
+    /// can name a Service of type LoadBalancer. `--watch-services=false` drops the Service watch and
+    /// its RBAC need; such references then report `ServiceRefsDisabled`.
+    #[arg(long, env = "PRIVATELINK_WATCH_SERVICES", default_value_t = true, action = clap::ArgAction::Set)]
+    watch_services: bool,
     /// Log format.
     #[arg(long, env = "PRIVATELINK_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -116,6 +121,7 @@ async fn main() -> ExitCode {
                 http_addr: a.http_addr,
                 leader_election: a.leader_election,
                 lease_namespace: a.lease_namespace,
+                watch_services: a.watch_services,
             };
             match controller::run(cfg).await {
                 Ok(()) => ExitCode::SUCCESS,

@@ -28,20 +28,19 @@ pub fn desired_tags(spec: &VpcEndpointServiceSpec, uid: &str) -> Vec<TagParam> {
     tags
 }
 
-/// Desired backend resources.
+/// Desired backend resources of a spec that names its load balancers by ID (`serviceRef` entries are
+/// resolved by [`super::backends::resolve`]; here they give nothing).
 pub fn desired_resources(spec: &VpcEndpointServiceSpec) -> Vec<ResourceParam> {
-    spec.resources
-        .iter()
-        .map(|r| ResourceParam {
-            resource_type: resource_type_str(r.resource_type).to_string(),
-            resource_id: r.resource_id.clone(),
-            zone_id: r.zone_id.clone(),
-        })
-        .collect()
+    super::backends::resolve(spec, |_| None).resources
 }
 
-/// The `CreateVpcEndpointService` request for an object, without its ClientToken.
-pub fn create_request(obj: &VpcEndpointService, uid: &str) -> CreateVpcEndpointService {
+/// The `CreateVpcEndpointService` request for an object with these (resolved) backends, without its
+/// ClientToken.
+pub fn create_request(
+    obj: &VpcEndpointService,
+    uid: &str,
+    resources: &[ResourceParam],
+) -> CreateVpcEndpointService {
     let spec = &obj.spec;
     CreateVpcEndpointService {
         region_id: spec.region_id.clone(),
@@ -55,7 +54,7 @@ pub fn create_request(obj: &VpcEndpointService, uid: &str) -> CreateVpcEndpointS
         address_ip_version: spec.address_ip_version.map(|v| format!("{v:?}")),
         resource_group_id: spec.resource_group_id.clone(),
         supported_region_list: spec.supported_regions.clone(),
-        resources: desired_resources(spec),
+        resources: resources.to_vec(),
         tags: desired_tags(spec, uid),
     }
 }
@@ -87,9 +86,13 @@ mod tests {
     #[test]
     fn token_is_stable_bounded_and_ascii() {
         let obj = service("a", UID);
-        let req = create_request(&obj, UID);
+        let req = create_request(&obj, UID, &desired_resources(&obj.spec));
         let t1 = client_token(UID, &req, None);
-        let t2 = client_token(UID, &create_request(&obj.clone(), UID), None);
+        let t2 = client_token(
+            UID,
+            &create_request(&obj.clone(), UID, &desired_resources(&obj.clone().spec)),
+            None,
+        );
         assert_eq!(t1, t2, "same object, same token across retries and restarts");
         assert!(t1.len() <= 64 && t1.is_ascii(), "{t1}");
         assert!(t1.starts_with(&format!("k8s-{UID}-")));
@@ -98,14 +101,31 @@ mod tests {
     #[test]
     fn token_changes_with_what_must_not_be_replayed() {
         let obj = service("a", UID);
-        let base = client_token(UID, &create_request(&obj, UID), None);
+        let base = client_token(UID, &create_request(&obj, UID, &desired_resources(&obj.spec)), None);
         let other_uid = "11111111-2222-3333-4444-555555555555";
         let mut edited = obj.clone();
         edited.spec.service_description = Some("changed".into());
         let cases = [
-            ("another object", client_token(other_uid, &create_request(&obj, other_uid), None)),
-            ("edited spec", client_token(UID, &create_request(&edited, UID), None)),
-            ("replacing a deleted service", client_token(UID, &create_request(&obj, UID), Some("epsrv-old"))),
+            (
+                "another object",
+                client_token(
+                    other_uid,
+                    &create_request(&obj, other_uid, &desired_resources(&obj.spec)),
+                    None,
+                ),
+            ),
+            (
+                "edited spec",
+                client_token(UID, &create_request(&edited, UID, &desired_resources(&edited.spec)), None),
+            ),
+            (
+                "replacing a deleted service",
+                client_token(
+                    UID,
+                    &create_request(&obj, UID, &desired_resources(&obj.spec)),
+                    Some("epsrv-old"),
+                ),
+            ),
         ];
         for (name, token) in cases {
             assert_ne!(token, base, "{name}");
@@ -117,7 +137,7 @@ mod tests {
     fn overlong_uids_still_give_valid_tokens() {
         let uid = "x".repeat(200);
         let obj = service("a", &uid);
-        let t = client_token(&uid, &create_request(&obj, &uid), None);
+        let t = client_token(&uid, &create_request(&obj, &uid, &desired_resources(&obj.spec)), None);
         assert!(t.len() <= 64, "{t}");
     }
 
@@ -125,7 +145,7 @@ mod tests {
     fn create_request_flattens_spec_and_adds_owner_tag() {
         let mut obj = service("a", UID);
         obj.spec.tags = vec![crate::crd::Tag { key: "env".into(), value: "dev".into() }];
-        let p = create_request(&obj, UID).identity_params();
+        let p = create_request(&obj, UID, &desired_resources(&obj.spec)).identity_params();
         assert_eq!(p.get("RegionId"), Some("cn-hangzhou"));
         assert_eq!(p.get("ServiceResourceType"), Some("nlb"));
         assert_eq!(p.get("Payer"), Some("Endpoint"));

@@ -45,6 +45,7 @@ pub(super) async fn cleanup(
     api: &Api<VpcEndpointService>,
 ) -> Result<Action> {
     let action = teardown(obj, ctx, api).await?;
+    super::export::cleanup(ctx, obj).await?;
     let ns = super::ns_of(obj)?;
     for name in super::secrets::protected_by(obj) {
         super::secrets::release_if_unused(ctx, &ns, &name, Some(obj)).await?;

@@ -12,9 +12,11 @@
 //! patch causes, so a failing call is not repeated at once and a poll is not doubled.
 
 pub mod access;
+pub mod backends;
 pub mod control;
 pub mod create;
 pub mod delete;
+pub mod export;
 pub mod observe;
 pub mod plan;
 pub mod restore;
@@ -34,7 +36,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::{api::core::v1::Service, apimachinery::pkg::apis::meta::v1::Time};
 use kube::{
     Api, Client, Resource, ResourceExt,
     runtime::{
@@ -60,7 +62,7 @@ use crate::{
         AliCloudClient, CallError, Credentials, DefaultCredentials, ErrorClass,
         ops::{
             AddUser, AttachResource, ChangeResourceGroup, DetachResource, DisableConnection,
-            EnableConnection, RemoveUser, ServiceAttributes, TagResources, UntagResources,
+            EnableConnection, RemoveUser, ResourceParam, ServiceAttributes, TagResources, UntagResources,
             UpdateVpcEndpointServiceAttribute,
         },
     },
@@ -111,6 +113,10 @@ pub struct Context {
     /// The controller's cache, once the controller runs (who else uses a Secret, whose UID a service's
     /// ownership tag names).
     store: std::sync::OnceLock<(Store<VpcEndpointService>, Arc<AtomicBool>)>,
+    /// The cache of Services (metadata the CCM writes only), when the operator watches Services.
+    services: std::sync::OnceLock<(Store<Service>, Arc<AtomicBool>)>,
+    /// Which objects reference which Services (`spec.resources[].serviceRef`).
+    backend_refs: Mutex<backends::RefIndex<ObjectRef<VpcEndpointService>>>,
 }
 
 /// Per-object memory.
@@ -127,6 +133,11 @@ struct Memory {
     full_due: Option<Instant>,
     /// The wake-up scheduled last is a connection poll (list connections only), not the full pass.
     poll_wake: bool,
+    /// The export last written or verified (a fingerprint of name and data) and when.
+    exported: Option<(u64, Instant)>,
+    /// Fingerprint of the `serviceRef`-resolved backends last found in sync: when the Services give
+    /// other ones, the next pass lists the backends whatever the drift schedule says.
+    backends: Option<u64>,
 }
 
 impl Context {
@@ -149,7 +160,60 @@ impl Context {
             objects: Mutex::default(),
             accounts: Mutex::default(),
             store: std::sync::OnceLock::new(),
+            services: std::sync::OnceLock::new(),
+            backend_refs: Mutex::default(),
         }
+    }
+
+    /// Hand the Service cache to the reconciler (once, at startup, when Services are watched).
+    pub fn set_services(&self, store: Store<Service>, listed: Arc<AtomicBool>) {
+        let _ = self.services.set((store, listed));
+    }
+
+    /// The backends an object's spec asks for, with its `serviceRef`s resolved from the Service cache.
+    /// Before the cache holds its first list, an object with references waits (a Service not listed
+    /// yet is not a Service without a load balancer).
+    pub fn backends(&self, obj: &VpcEndpointService) -> Result<backends::Desired> {
+        let refs = obj.spec.resources.iter().any(|r| r.service_ref.is_some());
+        if !refs {
+            return Ok(backends::resolve(&obj.spec, |_| None));
+        }
+        let (store, listed) = self.services.get().ok_or(Error::ServiceRefsDisabled)?;
+        if !listed.load(Ordering::Relaxed) {
+            return Err(Error::Requeue {
+                reason: "waiting for the first list of Services".into(),
+                after: Some(Duration::from_secs(1)),
+            });
+        }
+        let ns = ns_of(obj)?;
+        Ok(backends::resolve(&obj.spec, |name| {
+            store.get(&ObjectRef::new(name).within(&ns)).map(|s| backends::LbService::from_meta(&s.metadata))
+        }))
+    }
+
+    /// Record which Services an object references (from the controller's watch).
+    pub fn index_backends(&self, obj: &VpcEndpointService) {
+        let names = backends::referenced(&obj.spec);
+        let mut ix = self.backend_refs.lock();
+        if names.is_empty() && ix.is_empty() {
+            return;
+        }
+        ix.set(ObjectRef::from(obj), &obj.namespace().unwrap_or_default(), names);
+    }
+
+    /// The objects that use Service `name` in `namespace`, woken: their next reconcile is a full pass
+    /// that does not wait out a scheduled requeue.
+    pub fn wake_backend_users(&self, namespace: &str, name: &str) -> Vec<ObjectRef<VpcEndpointService>> {
+        let users = self.backend_refs.lock().users(namespace, name);
+        let mut objects = self.objects.lock();
+        for u in &users {
+            if let Some(m) = objects.get_mut(u) {
+                m.gate = Gate::default();
+                m.full_due = None;
+                m.poll_wake = false;
+            }
+        }
+        users
     }
 
     /// Hand the controller's cache to the reconciler (once, at startup); `listed` turns true once it
@@ -182,21 +246,36 @@ impl Context {
     /// The drift checks of this pass: every listing until Ready for the generation (only the
     /// whitelist for a service [`plan::created_as_specified`]), then the spread schedule (the pass
     /// counter advances once per steady-state resync).
-    fn drift_checks(&self, obj: &VpcEndpointService, settled: bool, fresh: bool) -> plan::DriftChecks {
+    fn drift_checks(
+        &self,
+        obj: &VpcEndpointService,
+        settled: bool,
+        fresh: bool,
+        backends: Option<u64>,
+    ) -> plan::DriftChecks {
         if !settled {
             return if fresh { plan::DriftChecks::AFTER_CREATE } else { plan::DriftChecks::ALL };
         }
         let mut objects = self.objects.lock();
         let m = objects.entry(Self::gate_key(obj)).or_default();
+        // A referenced Service changed its load balancer (or this is the first look since start).
+        let moved = backends.is_some() && m.backends != backends;
         let pass = m.drift_pass.get_or_insert_with(|| {
             use std::hash::{DefaultHasher, Hash, Hasher};
             let mut h = DefaultHasher::new();
             obj.metadata.uid.hash(&mut h);
             h.finish() % plan::DRIFT_CYCLE
         });
-        let checks = plan::drift_checks(*pass);
+        let mut checks = plan::drift_checks(*pass);
         *pass += 1;
+        checks.resources |= moved;
         checks
+    }
+
+    /// Record the `serviceRef` backends found in sync (see [`Memory::backends`]).
+    fn record_backends(&self, obj: &VpcEndpointService, fingerprint: Option<u64>) {
+        let mut objects = self.objects.lock();
+        objects.entry(Self::gate_key(obj)).or_default().backends = fingerprint;
     }
 
     /// The attribute update already accepted for this object's current generation.
@@ -243,9 +322,24 @@ impl Context {
         }
     }
 
+    /// Whether the export with fingerprint `fp` was written or verified within the resync interval.
+    fn export_current(&self, obj: &VpcEndpointService, fp: u64) -> bool {
+        let objects = self.objects.lock();
+        let Some((last, at)) = objects.get(&Self::gate_key(obj)).and_then(|m| m.exported) else {
+            return false;
+        };
+        last == fp && at.elapsed() < self.settings.resync
+    }
+
+    fn record_export(&self, obj: &VpcEndpointService, fp: Option<u64>) {
+        let mut objects = self.objects.lock();
+        objects.entry(Self::gate_key(obj)).or_default().exported = fp.map(|f| (f, Instant::now()));
+    }
+
     /// Drop everything remembered about an object (it left the cluster).
     pub fn forget(&self, obj: &VpcEndpointService) {
         self.track_ready(obj, None);
+        self.backend_refs.lock().remove(&ObjectRef::from(obj));
         self.objects.lock().remove(&Self::gate_key(obj));
     }
 
@@ -469,6 +563,9 @@ async fn settle(
     Ok(Action::requeue(ctx.set_gate(obj, wait, Instant::now())))
 }
 
+/// Reason of an object whose `serviceRef`s do not all give a load balancer yet.
+pub const BACKEND_NOT_READY: &str = "BackendNotReady";
+
 /// How often an object whose credentials point at another account looks again (a Secret edit is not
 /// watched).
 pub const ACCOUNT_RECHECK: Duration = Duration::from_secs(300);
@@ -527,6 +624,11 @@ async fn apply(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpointSer
         return connection_poll(obj, ctx, api, &creds, &sid, st).await;
     }
     ctx.clear_wake(obj);
+    let backends = match ctx.backends(obj) {
+        Ok(b) => b,
+        Err(e @ Error::Requeue { .. }) => return Err(e),
+        Err(e) => return fail(obj, ctx, api, st, e).await,
+    };
     match observe::observe(obj, ctx, &creds, &uid, &st).await {
         Err(e) => fail(obj, ctx, api, st, e).await,
         Ok(Observed::Absent) if control::observe_only(obj) => {
@@ -537,9 +639,18 @@ async fn apply(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpointSer
             let phase = Phase::Failed { reason: "ServiceNotFound".into(), message, terminal: false };
             settle(obj, ctx, api, st, phase, Wait::Fixed(ctx.settings.resync)).await
         }
+        Ok(Observed::Absent) if !backends.complete() => {
+            // Created only with every backend it asks for (the Create carries them).
+            let phase = Phase::Failed {
+                reason: BACKEND_NOT_READY.into(),
+                message: backends.message(),
+                terminal: false,
+            };
+            settle(obj, ctx, api, st, phase, Wait::Fixed(ctx.settings.resync)).await
+        }
         Ok(Observed::Absent) => {
             let st = VpcEndpointServiceStatus { account_id: Some(account), ..st };
-            create_service(obj, ctx, api, &creds, &uid, st).await
+            create_service(obj, ctx, api, &creds, &uid, st, &backends.resources).await
         }
         Ok(Observed::Gone(old)) if control::observe_only(obj) => {
             let message = format!(
@@ -574,7 +685,7 @@ async fn apply(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpointSer
         }
         Ok(Observed::Found(attrs)) => {
             let st = VpcEndpointServiceStatus { account_id: st.account_id.or(Some(account)), ..st };
-            converge(obj, ctx, api, &creds, &uid, st, *attrs).await
+            converge(obj, ctx, api, &creds, st, *attrs, backends).await
         }
         Ok(Observed::Confirming(id)) => {
             let message = format!(
@@ -601,8 +712,9 @@ async fn create_service(
     creds: &Credentials,
     uid: &str,
     mut st: VpcEndpointServiceStatus,
+    resources: &[ResourceParam],
 ) -> Result<Action> {
-    let mut req = create::create_request(obj, uid);
+    let mut req = create::create_request(obj, uid, resources);
     let token = match st.create_client_token.clone() {
         Some(t) => t,
         None => {
@@ -691,10 +803,12 @@ async fn converge(
     ctx: &Context,
     api: &Api<VpcEndpointService>,
     creds: &Credentials,
-    uid: &str,
     mut st: VpcEndpointServiceStatus,
     attrs: ServiceAttributes,
+    backends: backends::Desired,
 ) -> Result<Action> {
+    let uid = obj.uid().ok_or(Error::MissingObjectKey("uid"))?;
+    let uid = uid.as_str();
     // Reconcile-now: every listing is read, whatever the drift schedule says.
     let full_check = control::reconcile_request(obj).is_some();
     status::absorb_attributes(&mut st, &attrs);
@@ -708,10 +822,18 @@ async fn converge(
     // Ready for this generation: a drift fix or a transient state keeps Ready=True (Synced tells).
     let settled = status::is_ready_for_generation(obj);
     if control::observe_only(obj) {
-        let (phase, wait) = observed_phase(&sid, &attrs, ctx.settings.resync);
+        let (mut phase, mut wait) = observed_phase(&sid, &attrs, ctx.settings.resync);
+        match export::sync(ctx, obj, &mut st).await {
+            Err(e) => return fail(obj, ctx, api, st, e).await,
+            Ok(Some(conflict)) if phase.is_ready() => (phase, wait) = conflict.phase(),
+            Ok(_) => {}
+        }
         return settle(obj, ctx, api, st, phase, wait).await;
     }
-    let (step, looked) = match sync_spec(obj, ctx, creds, uid, attrs, settled && !full_check).await {
+    let complete = backends.complete();
+    let backends_message = (!complete).then(|| backends.message());
+    let (step, looked) = match sync_spec(obj, ctx, creds, uid, attrs, settled && !full_check, backends).await
+    {
         Ok(x) => x,
         Err(e) => return fail(obj, ctx, api, st, e).await,
     };
@@ -759,7 +881,23 @@ async fn converge(
             };
             (phase, Wait::Fixed(ctx.settings.resync))
         }
+        Step::InSync if !complete => (
+            Phase::Failed {
+                reason: BACKEND_NOT_READY.into(),
+                message: format!("endpoint service {sid}: {}", backends_message.unwrap_or_default()),
+                terminal: false,
+            },
+            Wait::Fixed(ctx.settings.resync),
+        ),
         Step::InSync => {
+            match export::sync(ctx, obj, &mut st).await {
+                Err(e) => return fail(obj, ctx, api, st, e).await,
+                Ok(Some(conflict)) => {
+                    let (phase, wait) = conflict.phase();
+                    return settle(obj, ctx, api, st, phase, wait).await;
+                }
+                Ok(None) => {}
+            }
             let message = format!("endpoint service {sid} is Active");
             write_phase(obj, ctx, api, st, &Phase::Available { message }).await?;
             let full_due = Instant::now() + ctx.settings.resync;
@@ -793,6 +931,7 @@ async fn sync_spec(
     uid: &str,
     attrs: ServiceAttributes,
     settled: bool,
+    backends: backends::Desired,
 ) -> Result<(Step, Looked)> {
     let region = obj.region().to_string();
     let sid = attrs.service_id.clone();
@@ -801,7 +940,7 @@ async fn sync_spec(
     let fresh = !settled && {
         let current_token = create::client_token(
             uid,
-            &create::create_request(obj, uid),
+            &create::create_request(obj, uid, &backends.resources),
             st.and_then(|s| s.replaced_service_id.as_deref()),
         );
         plan::created_as_specified(
@@ -811,11 +950,15 @@ async fn sync_spec(
             &current_token,
         )
     };
+    let backends_complete = backends.complete();
+    let backends_fp = backends.fingerprint(&obj.spec);
     let mut facts = plan::SyncFacts {
         spec: &obj.spec,
         uid,
+        backends: backends.resources,
+        backends_complete,
         attrs,
-        checks: ctx.drift_checks(obj, settled, fresh),
+        checks: ctx.drift_checks(obj, settled, fresh, backends_fp),
         sent_update: ctx.sent_update(obj),
         resources: None,
         tags: None,
@@ -850,6 +993,9 @@ async fn sync_spec(
             Sync::Locked(b) => return Ok((Step::Locked(b.clone()), looked(&facts, decided))),
             Sync::InSync => {
                 ctx.record_update(obj, None);
+                if facts.checks.resources {
+                    ctx.record_backends(obj, backends_fp);
+                }
                 return Ok((Step::InSync, looked(&facts, decided)));
             }
             Sync::NotApplied(u) => {

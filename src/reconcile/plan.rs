@@ -237,6 +237,11 @@ pub fn drift_checks(pass: u64) -> DriftChecks {
 pub struct SyncFacts<'a> {
     pub spec: &'a VpcEndpointServiceSpec,
     pub uid: &'a str,
+    /// The backends the spec asks for, `serviceRef`s resolved ([`super::backends::resolve`]).
+    pub backends: Vec<ResourceParam>,
+    /// Whether every `serviceRef` resolved. If not, the list is partial: backends are attached, never
+    /// detached (a Service being recreated must not cut its consumers).
+    pub backends_complete: bool,
     /// The service as Get reports it.
     pub attrs: ServiceAttributes,
     /// Which listings to check: [`DriftChecks::ALL`] until Ready for the generation, then the
@@ -322,8 +327,9 @@ pub fn sync(f: &SyncFacts<'_>) -> Sync {
     }
     if f.checks.resources {
         let Some(actual) = &f.resources else { return Sync::Observe(Read::Resources) };
-        match update::next_resource_change(&create::desired_resources(f.spec), actual) {
+        match update::next_resource_change(&f.backends, actual) {
             Some(update::ResourceChange::Attach(r)) => return Sync::Attach(r),
+            Some(update::ResourceChange::Detach(_)) if !f.backends_complete => {}
             Some(update::ResourceChange::Detach(r)) => {
                 let Some(connections) = &f.connections else { return Sync::Observe(Read::Connections) };
                 let endpoints = detach_blockers(connections, r.zone_id.as_deref());
@@ -601,6 +607,8 @@ mod tests {
         let base = SyncFacts {
             spec: &spec,
             uid: "uid-1",
+            backends: create::desired_resources(&spec),
+            backends_complete: true,
             attrs,
             checks: DriftChecks::ALL,
             sent_update: None,
@@ -695,6 +703,40 @@ mod tests {
                 },
                 Sync::DetachBlocked { resource: nlb("nlb-old"), endpoints: vec!["ep-1".into()] },
             ),
+            (
+                "a referenced Service lost its load balancer: nothing is detached",
+                |f| {
+                    f.resources = Some(vec![row("nlb-sim-001"), row("nlb-old")]);
+                    f.connections = Some(vec![]);
+                    f.backends_complete = false;
+                },
+                Sync::InSync,
+            ),
+            (
+                "a referenced Service moved to a new load balancer: the new one is attached first",
+                |f| {
+                    f.backends = vec![nlb("nlb-new")];
+                    f.connections = Some(vec![]);
+                },
+                Sync::Attach(nlb("nlb-new")),
+            ),
+            (
+                "partial backends still attach what resolved",
+                |f| {
+                    f.backends = vec![nlb("nlb-sim-001"), nlb("nlb-new")];
+                    f.backends_complete = false;
+                },
+                Sync::Attach(nlb("nlb-new")),
+            ),
+            (
+                "the new load balancer attached: the old one goes",
+                |f| {
+                    f.backends = vec![nlb("nlb-new")];
+                    f.resources = Some(vec![row("nlb-sim-001"), row("nlb-new")]);
+                    f.connections = Some(vec![]);
+                },
+                Sync::Detach(nlb("nlb-sim-001")),
+            ),
             ("tags unknown: list them", |f| f.tags = None, Sync::Observe(Read::Tags)),
             (
                 "tags not due: not listed",
@@ -758,6 +800,8 @@ mod tests {
         let mut f = SyncFacts {
             spec: &spec,
             uid: "uid-1",
+            backends: create::desired_resources(&spec),
+            backends_complete: true,
             attrs: active(),
             checks: DriftChecks::ALL,
             sent_update: None,
@@ -805,6 +849,8 @@ mod tests {
         let f = SyncFacts {
             spec: &spec,
             uid: "uid-1",
+            backends: create::desired_resources(&spec),
+            backends_complete: true,
             attrs: active(),
             checks: DriftChecks::default(),
             sent_update: None,

@@ -17,3 +17,4 @@ mod exactly_once;
 mod leader;
 mod ready;
 mod restore;
+mod wiring;

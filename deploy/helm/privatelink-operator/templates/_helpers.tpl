@@ -110,6 +110,20 @@ watchNamespaces.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- if .Values.backendsFromServices.enabled }}
+# spec.resources[].serviceRef: read the load balancer ID the cloud controller
+# manager records on a Service of type LoadBalancer. Read-only.
+- apiGroups: [""]
+  resources: ["services"]
+  verbs: ["get", "list", "watch"]
+{{- end }}
+{{- if .Values.exportToConfigMaps.enabled }}
+# spec.exportTo: the ConfigMap the operator creates and owns (it never
+# overwrites one it does not own; it deletes only its own).
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "create", "patch", "delete"]
+{{- end }}
 {{- end }}
 
 {{/*
