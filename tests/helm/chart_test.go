@@ -222,7 +222,16 @@ var nsRules = []rule{
 	{APIGroups: []string{"privatelink.alicloud.dev"}, Resources: []string{"vpcendpointservices/finalizers"},
 		Verbs: []string{"update"}},
 	{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+	servicesRule,
+	configMapsRule,
 }
+
+// servicesRule (backendsFromServices.enabled, default on): read-only.
+var servicesRule = rule{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"get", "list", "watch"}}
+
+// configMapsRule (exportToConfigMaps.enabled, default on): no list or watch.
+var configMapsRule = rule{APIGroups: []string{""}, Resources: []string{"configmaps"},
+	Verbs: []string{"get", "create", "patch", "delete"}}
 
 var crdRule = rule{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"},
 	ResourceNames: []string{crdName}, Verbs: []string{"get"}}
@@ -408,7 +417,7 @@ func TestChartDefaults(t *testing.T) {
 	eq(t, "image", c["image"], "ghcr.io/privatelink-operator/privatelink-operator:"+chartAppVersion(t))
 	eq(t, "args", args(t, objs), []string{"run", "--concurrency=8", "--resync-seconds=600",
 		"--terminal-retry-seconds=1800", "--connection-poll-seconds=30", "--qps=20", "--burst=40", "--request-timeout-seconds=15",
-		"--http-addr=0.0.0.0:8080", "--log-format=json"})
+		"--http-addr=0.0.0.0:8080", "--log-format=json", "--watch-services=true"})
 	eq(t, "env names", slices.Sorted(func(yield func(string) bool) {
 		for k := range envByName(t, objs) {
 			if !yield(k) {
@@ -584,6 +593,18 @@ func TestChartAggregatedRolesOff(t *testing.T) {
 	objs := render(t, "--set", "rbac.aggregateToDefaultRoles=false")
 	commonChecks(t, objs)
 	eq(t, "ClusterRoles", len(find(objs, "ClusterRole")), 1)
+}
+
+func TestChartWiringOff(t *testing.T) {
+	objs := render(t, "-f", filepath.Join(chartDir, "ci/wiring-off-values.yaml"))
+	commonChecks(t, objs)
+	want := slices.DeleteFunc(slices.Clone(baseRules), func(r rule) bool {
+		return slices.Equal(r.Resources, servicesRule.Resources) || slices.Equal(r.Resources, configMapsRule.Resources)
+	})
+	eq(t, "ClusterRole rules: no Services, no ConfigMaps", operatorClusterRole(t, objs)["rules"], append(want, secretRule))
+	if !slices.Contains(args(t, objs), "--watch-services=false") {
+		t.Errorf("args %v: want --watch-services=false", args(t, objs))
+	}
 }
 
 func TestChartLeaderElection(t *testing.T) {
