@@ -96,10 +96,30 @@ async fn backends_follow_the_load_balancer_service_attach_before_detach() {
     assert_eq!(backends(&sim, &sid).await, vec!["nlb-sim-004@cn-hangzhou-h", "nlb-sim-004@cn-hangzhou-i"]);
     assert_eq!(sim.calls("CreateVpcEndpointService").await.len(), 1);
 
-    // The Service gets another load balancer (recreated by the CCM): the new one is attached before
-    // the old one is detached.
+    // A consumer connects; then the Service gets another load balancer (recreated by the CCM). The
+    // new one is attached at once; the old one is detached only once no live connection uses its zones.
+    let (b, ep) = ctx.connect_consumer(&sim, &sid).await;
     set_lb_label(&services, "web", "nlb-sim-005").await;
-    ctx.wait_until("the backends to move to nlb-sim-005", Duration::from_secs(60), || async {
+    let blocked = ctx
+        .wait_condition("web-epsrv", "Ready", Duration::from_secs(60), |c| c["reason"] == "DetachBlocked")
+        .await;
+    let msg = condition(&blocked, "Ready").unwrap()["message"].as_str().unwrap().to_string();
+    assert!(msg.contains(&ep) && msg.contains("nlb-sim-004"), "{msg}");
+    let all = [
+        "nlb-sim-004@cn-hangzhou-h",
+        "nlb-sim-004@cn-hangzhou-i",
+        "nlb-sim-005@cn-hangzhou-h",
+        "nlb-sim-005@cn-hangzhou-i",
+    ];
+    assert_eq!(backends(&sim, &sid).await, all, "the new load balancer is attached while the old one stays");
+    assert!(
+        accepted(&sim, "DetachResourceFromVpcEndpointService").await.is_empty(),
+        "nothing detached under a live consumer"
+    );
+
+    // The consumer leaves: the swap completes by itself.
+    ctx.disconnect_consumer(&b, &ep).await;
+    ctx.wait_until("the backends to move to nlb-sim-005", Duration::from_secs(90), || async {
         let now = backends(&sim, &sid).await;
         if now == ["nlb-sim-005@cn-hangzhou-h", "nlb-sim-005@cn-hangzhou-i"] {
             Ok(())
@@ -116,12 +136,7 @@ async fn backends_follow_the_load_balancer_service_attach_before_detach() {
     assert_eq!((attaches.len(), detaches.len()), (2, 2), "one call per zone each way");
     assert!(attaches.iter().max() < detaches.iter().min(), "attach {attaches:?} before detach {detaches:?}");
 
-    // A consumer connects; then the Service is deleted. Nothing is detached: BackendNotReady.
-    ctx.wait_until("the service to settle", Duration::from_secs(30), || async {
-        let s = sim.service(&sid).await.unwrap_or(Value::Null);
-        (s["serviceStatus"] == "Active").then_some(()).ok_or(s["serviceStatus"].to_string())
-    })
-    .await;
+    // Another consumer connects; then the Service is deleted. Nothing is detached: BackendNotReady.
     let (b, ep) = ctx.connect_consumer(&sim, &sid).await;
     services.delete("web", &DeleteParams::default()).await.unwrap();
     let gone = ctx
