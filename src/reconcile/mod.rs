@@ -18,6 +18,7 @@ pub mod create;
 pub mod delete;
 pub mod export;
 pub mod observe;
+pub mod pacing;
 pub mod plan;
 pub mod restore;
 pub mod schedule;
@@ -117,6 +118,8 @@ pub struct Context {
     services: std::sync::OnceLock<(Store<Service>, Arc<AtomicBool>)>,
     /// Which objects reference which Services (`spec.resources[].serviceRef`).
     backend_refs: Mutex<backends::RefIndex<ObjectRef<VpcEndpointService>>>,
+    /// Creating durations seen so far, for the first poll of the next service ([`pacing`]).
+    creating: Mutex<pacing::CreatingTimes>,
 }
 
 /// Per-object memory.
@@ -135,6 +138,8 @@ struct Memory {
     poll_wake: bool,
     /// The export last written or verified (a fingerprint of name and data) and when.
     exported: Option<(u64, Instant)>,
+    /// When this object's Create answered (until the service is first read as Active).
+    created_at: Option<Instant>,
     /// Fingerprint of the `serviceRef`-resolved backends last found in sync: when the Services give
     /// other ones, the next pass lists the backends whatever the drift schedule says.
     backends: Option<u64>,
@@ -162,7 +167,27 @@ impl Context {
             store: std::sync::OnceLock::new(),
             services: std::sync::OnceLock::new(),
             backend_refs: Mutex::default(),
+            creating: Mutex::default(),
         }
+    }
+
+    /// The Create of this object answered now: when to poll it first ([`pacing`]).
+    fn created(&self, obj: &VpcEndpointService) -> Duration {
+        let kind = create::resource_type_str(obj.spec.service_resource_type);
+        self.objects.lock().entry(Self::gate_key(obj)).or_default().created_at = Some(Instant::now());
+        self.creating.lock().first_poll(obj.region(), kind)
+    }
+
+    /// This object's service was read as Active: learn how long its Creating took.
+    fn seen_active(&self, obj: &VpcEndpointService) {
+        let took = {
+            let mut objects = self.objects.lock();
+            let Some(m) = objects.get_mut(&Self::gate_key(obj)) else { return };
+            let Some(at) = m.created_at.take() else { return };
+            at.elapsed()
+        };
+        let kind = create::resource_type_str(obj.spec.service_resource_type);
+        self.creating.lock().record(obj.region(), kind, took);
     }
 
     /// Hand the Service cache to the reconciler (once, at startup, when Services are watched).
@@ -765,7 +790,8 @@ async fn create_service(
     // The ID goes to status before anything else: after a crash the next attempt finds it there. The
     // message is the one the polls write while Creating, so the first poll does not patch again.
     let phase = progressing(&resp.service_id, "Creating");
-    settle(obj, ctx, api, st, phase, Wait::Soon(schedule::FIRST_POLL)).await
+    let first_poll = ctx.created(obj);
+    settle(obj, ctx, api, st, phase, Wait::Soon(first_poll)).await
 }
 
 /// The phase of a service the cloud is still working on.
@@ -811,6 +837,9 @@ async fn converge(
     let uid = uid.as_str();
     // Reconcile-now: every listing is read, whatever the drift schedule says.
     let full_check = control::reconcile_request(obj).is_some();
+    if attrs.status() == ServiceStatus::Active {
+        ctx.seen_active(obj);
+    }
     status::absorb_attributes(&mut st, &attrs);
     if st.region_id.is_none() {
         st.region_id = Some(obj.spec.region_id.clone());

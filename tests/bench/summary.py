@@ -39,6 +39,24 @@ if os.path.exists(sim_txt):
     mm = re.search(r"=> (\d+) req/s", t)
     row("sim throughput (1 core, Get, 64 conns)", f"{mm.group(1)} req/s" if mm else t.strip())
 
+r = load("shipped")
+if r:
+    # Issue 16 A: shipped defaults. Goals: <= 2.5 calls per object to Ready; all Ready within
+    # 1.25 x (N*2/Q + Creating), the median within 1.25 x (N/2*2/Q + Creating).
+    b, c = r["burst"], r["config"]
+    n, q, cs = c["n"], c["operator_qps"], c["create_seconds"]
+    tag = f"A shipped (n={n}, qps={q}, Creating {cs:g} s, {c['sim_latency_ms']} ms/call)"
+    calls = sum(b["cloud_calls_per_object"].values())
+    row(f"{tag}: cloud calls per object to Ready", f"{calls:.2f} ({', '.join(f'{k} {v}' for k, v in b['cloud_calls_per_object'].items())})",
+        "<= 2.5", calls <= 2.5)
+    goal_all = 1.25 * (n * 2 / q + cs)
+    goal_med = 1.25 * (n / 2 * 2 / q + cs)
+    e2e = b["k8s_create_to_ready_s"]
+    row(f"{tag}: all Ready (wall)", f"{fmt(b['wall_to_all_ready_s'], 1)} s (ratio {b['wall_to_all_ready_s'] / goal_all:.2f})",
+        f"<= {goal_all:.0f} s", b["wall_to_all_ready_s"] <= goal_all and not b.get("timed_out"))
+    row(f"{tag}: median create -> Ready", f"{fmt(e2e['p50'], 1)} s (ratio {e2e['p50'] / goal_med:.2f})",
+        f"<= {goal_med:.0f} s", e2e["p50"] <= goal_med)
+
 for label in ("burst", "burst-c32", "approval", "scale"):
     r = load(label)
     if not r:

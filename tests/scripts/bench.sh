@@ -6,6 +6,8 @@
 #   sim     simulator throughput, sim pinned to core 0 (taskset), load generator on core 1
 #   burst   BENCH_N objects at once -> Ready: overhead p50/p90/p99/max, calls, patches, CPU;
 #           then steady state for BENCH_STEADY_INTERVALS x BENCH_RESYNC s
+#   shipped BENCH_SHIPPED_N (1000) objects at once with the shipped --qps 20 --burst 40, Creating 5 s,
+#           30 ms per call (issue 16 A): calls per object to Ready, all Ready and median vs the goals
 #   rate    BENCH_RATE_N objects with --qps BENCH_RATE_QPS: request rate seen by the simulator
 #   conc    BENCH_CONC_N objects, --concurrency 4, 200 ms simulated latency: in-flight bound
 #   approval BENCH_APPROVAL_N objects with connectionApproval lists, shipped --qps/--burst: steady
@@ -26,7 +28,7 @@ if [[ -n "${BENCH_QUICK:-}" ]]; then
 fi
 BENCH_N="${BENCH_N:-1000}"
 BENCH_SCALE_N="${BENCH_SCALE_N:-10000}"
-BENCH_SCENARIOS="${BENCH_SCENARIOS:-sim burst rate conc approval scale}"
+BENCH_SCENARIOS="${BENCH_SCENARIOS:-sim burst shipped rate conc approval scale}"
 BENCH_CREATE_SECONDS="${BENCH_CREATE_SECONDS:-3}"
 BENCH_RESYNC="${BENCH_RESYNC:-60}"
 BENCH_STEADY_INTERVALS="${BENCH_STEADY_INTERVALS:-2}"
@@ -38,6 +40,7 @@ BENCH_RATE_N="${BENCH_RATE_N:-300}"
 BENCH_RATE_QPS="${BENCH_RATE_QPS:-50}"
 BENCH_CONC_N="${BENCH_CONC_N:-100}"
 BENCH_APPROVAL_N="${BENCH_APPROVAL_N:-200}"
+BENCH_SHIPPED_N="${BENCH_SHIPPED_N:-1000}"
 BENCH_SIM_SECONDS="${BENCH_SIM_SECONDS:-10}"
 OUT="$ROOT/target/bench"
 export TESTENV_DIR="${BENCH_TESTENV_DIR:-$OUT/testenv}"
@@ -114,17 +117,22 @@ drive() { # drive LABEL ARGS...
   local label="$1"
   shift
   log "scenario $label: $*"
-  "$DRIVER" --label "$label" --operator-bin "$OPERATOR_BIN" --create-seconds "$BENCH_CREATE_SECONDS" \
+  "$DRIVER" --label "$label" --operator-bin "$OPERATOR_BIN" --create-seconds "${CREATE_SECONDS:-$BENCH_CREATE_SECONDS}" \
     --out "$OUT/$label.json" --log-dir "$OUT" "$@" | tee -a "$OUT/summary.txt" ||
     log "scenario $label FAILED (partial results in $OUT/$label.json if written)"
 }
 
 : >"$OUT/summary.txt"
-if want burst || want rate || want conc || want approval; then
+if want burst || want shipped || want rate || want conc || want approval; then
   testenv_up
   if want burst; then
     drive burst --n "$BENCH_N" --concurrency "$BENCH_CONCURRENCY" --qps "$BENCH_QPS" --burst "$BENCH_BURST" \
       --resync-seconds "$BENCH_RESYNC" --steady-intervals "$BENCH_STEADY_INTERVALS"
+  fi
+  if want shipped; then
+    # Issue 16 A: the shipped defaults (--qps 20 --burst 40 --concurrency 8), Creating 5 s, 30 ms per call.
+    CREATE_SECONDS=5 drive shipped --n "$BENCH_SHIPPED_N" --concurrency 8 --qps 20 --burst 40 \
+      --resync-seconds 600 --steady-intervals 0 --sim-latency-ms 30 --timeout-seconds 1200
   fi
   if want rate; then
     drive rate --n "$BENCH_RATE_N" --concurrency "$BENCH_CONCURRENCY" --qps "$BENCH_RATE_QPS" \
