@@ -20,7 +20,7 @@ use kube::{
     runtime::{
         Controller, PredicateConfig, WatchStreamExt,
         controller::Config as ControllerConfig,
-        events::{Recorder, Reporter},
+        events::Reporter,
         reflector::{self, ObjectRef, reflector},
         watcher,
     },
@@ -193,7 +193,7 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
     }
     let reporter =
         Reporter { controller: "privatelink-operator".into(), instance: std::env::var("POD_NAME").ok() };
-    let recorder = Recorder::new(client.clone(), reporter);
+    let recorder = crate::events::Recorder::new(client.clone(), reporter);
     let ctx = Arc::new(Context::new(
         client.clone(),
         cloud,

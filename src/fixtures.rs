@@ -48,11 +48,7 @@ pub fn service(name: &str, uid: &str) -> VpcEndpointService {
 use std::sync::Arc;
 
 use http::{Request, Response};
-use kube::{
-    Client,
-    client::Body,
-    runtime::events::{Recorder, Reporter},
-};
+use kube::{Client, client::Body, runtime::events::Reporter};
 
 use crate::{
     alicloud::{AliCloudClient, ClientConfig, Credentials, DefaultCredentials},
@@ -123,8 +119,10 @@ pub fn context(endpoint: &str) -> (Arc<Context>, ApiServer) {
         Some(metrics.clone()),
     )
     .unwrap();
-    let recorder =
-        Recorder::new(client.clone(), Reporter { controller: "privatelink-operator".into(), instance: None });
+    let recorder = crate::events::Recorder::new(
+        client.clone(),
+        Reporter { controller: "privatelink-operator".into(), instance: None },
+    );
     let creds = Credentials::new("sim-ak-default", "sim-secret-default", None);
     let ctx = Context::new(
         client,

@@ -8,6 +8,7 @@ pub mod alicloud;
 pub mod controller;
 pub mod crd;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod lease;
 pub mod metrics;

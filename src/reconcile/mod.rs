@@ -42,7 +42,7 @@ use kube::{
     Api, Client, Resource, ResourceExt,
     runtime::{
         controller::Action,
-        events::{Event as KubeEvent, EventType, Recorder},
+        events::{Event as KubeEvent, EventType},
         finalizer::{Event as Finalizer, finalizer},
         reflector::{ObjectRef, Store},
     },
@@ -102,7 +102,7 @@ pub struct Context {
     /// Operator-wide credentials, when configured.
     pub default_credentials: Option<DefaultCredentials>,
     /// Event recorder (one per controller, so events aggregate).
-    pub recorder: Recorder,
+    pub recorder: crate::events::Recorder,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Tunables.
@@ -138,8 +138,9 @@ struct Memory {
     poll_wake: bool,
     /// The export last written or verified (a fingerprint of name and data) and when.
     exported: Option<(u64, Instant)>,
-    /// When this object's Create answered (until the service is first read as Active).
-    created_at: Option<Instant>,
+    /// When this object's Create answered and how often the service was read since (until it is
+    /// first read as Active).
+    created_at: Option<(Instant, u32)>,
     /// Fingerprint of the `serviceRef`-resolved backends last found in sync: when the Services give
     /// other ones, the next pass lists the backends whatever the drift schedule says.
     backends: Option<u64>,
@@ -151,7 +152,7 @@ impl Context {
         client: Client,
         cloud: AliCloudClient,
         default_credentials: Option<DefaultCredentials>,
-        recorder: Recorder,
+        recorder: crate::events::Recorder,
         metrics: Arc<Metrics>,
         settings: Settings,
     ) -> Self {
@@ -174,20 +175,21 @@ impl Context {
     /// The Create of this object answered now: when to poll it first ([`pacing`]).
     fn created(&self, obj: &VpcEndpointService) -> Duration {
         let kind = create::resource_type_str(obj.spec.service_resource_type);
-        self.objects.lock().entry(Self::gate_key(obj)).or_default().created_at = Some(Instant::now());
+        self.objects.lock().entry(Self::gate_key(obj)).or_default().created_at = Some((Instant::now(), 0));
         self.creating.lock().first_poll(obj.region(), kind)
     }
 
-    /// This object's service was read as Active: learn how long its Creating took.
-    fn seen_active(&self, obj: &VpcEndpointService) {
-        let took = {
+    /// This object's new service was read (Active or not): learn when to poll the next one first.
+    fn seen_new(&self, obj: &VpcEndpointService, active: bool) {
+        let read = {
             let mut objects = self.objects.lock();
             let Some(m) = objects.get_mut(&Self::gate_key(obj)) else { return };
-            let Some(at) = m.created_at.take() else { return };
-            at.elapsed()
+            let Some((at, reads)) = m.created_at else { return };
+            m.created_at = (!active).then_some((at, reads + 1));
+            pacing::Read { first: reads == 0, active, after: at.elapsed() }
         };
         let kind = create::resource_type_str(obj.spec.service_resource_type);
-        self.creating.lock().record(obj.region(), kind, took);
+        self.creating.lock().observe(obj.region(), kind, read, Instant::now());
     }
 
     /// Hand the Service cache to the reconciler (once, at startup, when Services are watched).
@@ -837,8 +839,10 @@ async fn converge(
     let uid = uid.as_str();
     // Reconcile-now: every listing is read, whatever the drift schedule says.
     let full_check = control::reconcile_request(obj).is_some();
-    if attrs.status() == ServiceStatus::Active {
-        ctx.seen_active(obj);
+    match attrs.status() {
+        ServiceStatus::Active => ctx.seen_new(obj, true),
+        ServiceStatus::Creating => ctx.seen_new(obj, false),
+        _ => {}
     }
     status::absorb_attributes(&mut st, &attrs);
     if st.region_id.is_none() {
