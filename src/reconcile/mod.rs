@@ -138,6 +138,8 @@ struct Memory {
     poll_wake: bool,
     /// The export last written or verified (a fingerprint of name and data) and when.
     exported: Option<(u64, Instant)>,
+    /// The object was reconciled since the operator started.
+    seen: bool,
     /// When this object's Create answered and how often the service was read since (until it is
     /// first read as Active).
     created_at: Option<(Instant, u32)>,
@@ -170,6 +172,29 @@ impl Context {
             backend_refs: Mutex::default(),
             creating: Mutex::default(),
         }
+    }
+
+    /// A Ready object seen for the first time since the operator started (a restart, a new leader): its
+    /// first full pass is spread over the resync period ([`schedule::spread`]) instead of every object
+    /// reading the cloud at once; a service with approval lists or unsettled connections keeps its
+    /// connection polls. Anything that needs action (a new generation, a deletion, reconcile-now, not
+    /// Ready) goes on at once.
+    fn first_sight(&self, obj: &VpcEndpointService) -> Option<Action> {
+        let first = {
+            let mut objects = self.objects.lock();
+            let m = objects.entry(Self::gate_key(obj)).or_default();
+            !std::mem::replace(&mut m.seen, true)
+        };
+        if !first || control::reconcile_request(obj).is_some() || !status::is_ready_for_generation(obj) {
+            return None;
+        }
+        let uid = obj.metadata.uid.as_deref().unwrap_or_default();
+        let full_due = Instant::now() + schedule::spread(uid, self.settings.resync);
+        let known =
+            obj.status.iter().flat_map(|s| &s.connections).map(|c| ConnectionStatus::parse(&c.status));
+        let poll = access::needs_poll(&obj.spec, known);
+        self.track_ready(obj, Some("True"));
+        Some(self.schedule_wake(obj, poll, full_due))
     }
 
     /// The Create of this object answered now: when to poll it first ([`pacing`]).
@@ -234,11 +259,11 @@ impl Context {
         let users = self.backend_refs.lock().users(namespace, name);
         let mut objects = self.objects.lock();
         for u in &users {
-            if let Some(m) = objects.get_mut(u) {
-                m.gate = Gate::default();
-                m.full_due = None;
-                m.poll_wake = false;
-            }
+            let m = objects.entry(u.clone()).or_default();
+            m.seen = true;
+            m.gate = Gate::default();
+            m.full_due = None;
+            m.poll_wake = false;
         }
         users
     }
@@ -610,6 +635,9 @@ fn account_mismatch(recorded: &str, now: &str, service_id: Option<&str>) -> Phas
 }
 
 async fn apply(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpointService>) -> Result<Action> {
+    if let Some(action) = ctx.first_sight(obj) {
+        return Ok(action);
+    }
     let mut st = obj.status.clone().unwrap_or_default();
     let requested = control::reconcile_request(obj).map(str::to_string);
     if requested.is_some() {

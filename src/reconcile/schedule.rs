@@ -112,6 +112,16 @@ pub fn next_wake(poll_needed: bool, poll: Duration, until_full: Duration) -> (Du
     if poll_needed && until_full > poll.mul_f64(1.5) { (poll, true) } else { (until_full, false) }
 }
 
+/// Where in `period` an object's first full pass falls after the operator starts (a restart, a new
+/// leader): spread by UID, so 10,000 Ready objects are re-read over a resync period, not at once.
+pub fn spread(uid: &str, period: Duration) -> Duration {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    uid.hash(&mut h);
+    let millis = period.as_millis().max(1) as u64;
+    Duration::from_millis(h.finish() % millis)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,5 +207,20 @@ mod tests {
         g.schedule(&obj, Wait::Soon(Duration::ZERO), t0);
         let d3 = g.schedule(&obj, Wait::Backoff { base: Duration::from_secs(5), hint: None }, t0);
         assert!(d3 <= Duration::from_secs(6), "success resets the count: {d3:?}");
+    }
+
+    #[test]
+    fn first_passes_after_a_start_spread_over_the_period() {
+        let period = Duration::from_secs(600);
+        let mut buckets = [0u32; 10];
+        for i in 0..10_000 {
+            let d = spread(&format!("uid-{i}"), period);
+            assert!(d < period);
+            buckets[(d.as_secs() / 60) as usize] += 1;
+        }
+        // Each minute of the period gets about a tenth (no wave at start).
+        assert!(buckets.iter().all(|b| (800..1200).contains(b)), "{buckets:?}");
+        assert_eq!(spread("same", period), spread("same", period), "stable for an object");
+        assert_eq!(spread("x", Duration::ZERO), Duration::ZERO);
     }
 }

@@ -282,9 +282,31 @@ async fn a_transient_error_on_a_ready_service_keeps_it_ready() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(super::status::is_ready_for_generation(&obj), "reached Ready");
-    // Now Alibaba throttles the resync's read.
+    // A restarted operator spreads its first look at a Ready object over the resync period: no cloud
+    // call, no status write now.
+    let gets = || async {
+        let j: serde_json::Value =
+            reqwest::get(format!("{url}/_sim/journal")).await.unwrap().json().await.unwrap();
+        j["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["action"] == "GetVpcEndpointServiceAttribute")
+            .count()
+    };
+    let before = gets().await;
+    let (fresh, mut fresh_api) = context(&url);
+    let (result, seen) = drive(obj.clone(), fresh, &mut fresh_api).await;
+    let wait = result.expect("a Ready object after a restart waits its turn");
+    assert!(wait != kube::runtime::controller::Action::await_change(), "{wait:?}");
+    assert_eq!(gets().await, before, "no read at start-up");
+    assert!(seen.iter().all(|s| !s.uri.contains("/status?")), "no status write at start-up");
+    // Now Alibaba throttles a read (reconcile-now asks for one at once).
     let fault = serde_json::json!({"action": "GetVpcEndpointServiceAttribute", "kind": "throttle"});
     reqwest::Client::new().post(format!("{url}/_sim/faults")).json(&fault).send().await.unwrap();
+    obj.metadata.annotations = Some(
+        [(super::control::RECONCILE_REQUEST_ANNOTATION.to_string(), "now".to_string())].into_iter().collect(),
+    );
     let (ctx, mut api) = context(&url);
     let (result, seen) = drive(obj, ctx, &mut api).await;
     assert!(result.is_err(), "the error reaches error_policy for backoff");

@@ -57,6 +57,20 @@ if r:
     row(f"{tag}: median create -> Ready", f"{fmt(e2e['p50'], 1)} s (ratio {e2e['p50'] / goal_med:.2f})",
         f"<= {goal_med:.0f} s", e2e["p50"] <= goal_med)
 
+r = load("limited")
+if r:
+    # Issue 16 F: the simulator enforces the limit; all Ready within 1.25 x (N*2/Q + Creating), <= 1 % throttled.
+    b, c = r["burst"], r["config"]
+    n, q, cs = c["n"], c["operator_qps"], c["create_seconds"]
+    tag = f"F limited (n={n}, sim limit {c['sim_qps_limit']:g}/s, --qps {q})"
+    goal = 1.25 * (n * 2 / q + cs)
+    row(f"{tag}: all Ready (wall)", f"{fmt(b['wall_to_all_ready_s'], 1)} s (ratio {b['wall_to_all_ready_s'] / goal:.2f})",
+        f"<= {goal:.0f} s", b["wall_to_all_ready_s"] <= goal and not b.get("timed_out"))
+    total = sum(b["cloud_calls"].values())
+    share = b["cloud_errors"] / total if total else 0.0
+    row(f"{tag}: failed (throttled) calls", f"{b['cloud_errors']} of {total} ({share:.2%})", "<= 1 %", share <= 0.01)
+    row(f"{tag}: cloud calls per object to Ready", f"{sum(b['cloud_calls_per_object'].values()):.2f}")
+
 for label in ("burst", "burst-c32", "approval", "scale"):
     r = load(label)
     if not r:

@@ -8,6 +8,8 @@
 #           then steady state for BENCH_STEADY_INTERVALS x BENCH_RESYNC s
 #   shipped BENCH_SHIPPED_N (1000) objects at once with the shipped --qps 20 --burst 40, Creating 5 s,
 #           30 ms per call (issue 16 A): calls per object to Ready, all Ready and median vs the goals
+#   limited BENCH_LIMITED_N (10000) objects, the simulator enforcing 100 calls/s, --qps 100 (issue 16 F):
+#           all Ready vs 1.25 x (N*2/100 + Creating), share of throttled calls
 #   rate    BENCH_RATE_N objects with --qps BENCH_RATE_QPS: request rate seen by the simulator
 #   conc    BENCH_CONC_N objects, --concurrency 4, 200 ms simulated latency: in-flight bound
 #   approval BENCH_APPROVAL_N objects with connectionApproval lists, shipped --qps/--burst: steady
@@ -28,7 +30,7 @@ if [[ -n "${BENCH_QUICK:-}" ]]; then
 fi
 BENCH_N="${BENCH_N:-1000}"
 BENCH_SCALE_N="${BENCH_SCALE_N:-10000}"
-BENCH_SCENARIOS="${BENCH_SCENARIOS:-sim burst shipped rate conc approval scale}"
+BENCH_SCENARIOS="${BENCH_SCENARIOS:-sim burst shipped rate conc approval scale limited}"
 BENCH_CREATE_SECONDS="${BENCH_CREATE_SECONDS:-3}"
 BENCH_RESYNC="${BENCH_RESYNC:-60}"
 BENCH_STEADY_INTERVALS="${BENCH_STEADY_INTERVALS:-2}"
@@ -41,6 +43,7 @@ BENCH_RATE_QPS="${BENCH_RATE_QPS:-50}"
 BENCH_CONC_N="${BENCH_CONC_N:-100}"
 BENCH_APPROVAL_N="${BENCH_APPROVAL_N:-200}"
 BENCH_SHIPPED_N="${BENCH_SHIPPED_N:-1000}"
+BENCH_LIMITED_N="${BENCH_LIMITED_N:-10000}"
 BENCH_SIM_SECONDS="${BENCH_SIM_SECONDS:-10}"
 OUT="$ROOT/target/bench"
 export TESTENV_DIR="${BENCH_TESTENV_DIR:-$OUT/testenv}"
@@ -147,6 +150,15 @@ if want burst || want shipped || want rate || want conc || want approval; then
     drive conc --n "$BENCH_CONC_N" --concurrency 4 --qps "$BENCH_QPS" --burst "$BENCH_BURST" \
       --resync-seconds "$BENCH_RESYNC" --sim-latency-ms 200
   fi
+  testenv_down
+fi
+if want limited; then
+  testenv_up # fresh apiserver and etcd
+  # Issue 16 F: the simulator enforces 100 calls/s (like an account's API limit), the operator runs at
+  # --qps 100; Creating 5 s, 30 ms per call.
+  CREATE_SECONDS=5 drive limited --n "$BENCH_LIMITED_N" --concurrency 8 --qps 100 --burst 100 \
+    --sim-qps-limit 100 --sim-latency-ms 30 --resync-seconds 600 --steady-intervals 0 \
+    --apply-concurrency 48 --timeout-seconds 1800 --journal-poll-seconds 5
   testenv_down
 fi
 if want scale; then
