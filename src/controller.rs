@@ -129,7 +129,8 @@ fn backend_changes(
         [ns] => watcher(Api::<Service>::namespaced(client.clone(), ns), config).boxed(),
         list => namespaces::watch(client.clone(), list, config, reader).boxed(),
     };
-    let slimmed = source.modify(|svc: &mut Service| {
+    // Backoff on errors: a missing RBAC grant (403) must not turn into a hot loop against the apiserver.
+    let slimmed = source.default_backoff().modify(|svc: &mut Service| {
         backends::slim_meta(&mut svc.metadata);
         svc.spec = None;
         svc.status = None;
