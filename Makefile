@@ -2,6 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CRD_FILE := crds/vpcendpointservices.privatelink.alicloud.dev.yaml
+ENDPOINT_CRD_FILE := crds/vpcendpoints.privatelink.alicloud.dev.yaml
 
 .PHONY: help build crds check-crds lint unit sdk-test test bench
 
@@ -10,7 +11,7 @@ help:
 	@echo "make test       every test: unit, CRD drift, simulator vs official SDK, deploy checks, image, e2e"
 	@echo "make bench      benchmarks (simulator throughput, operator scale)"
 	@echo "make testenv-up / testenv-down   local kube-apiserver + privatelink-sim on 127.0.0.1"
-	@echo "make crds       regenerate $(CRD_FILE) from the Rust types"
+	@echo "make crds       regenerate crds/ (one file per kind) from the Rust types"
 	@echo "make lint       cargo fmt --check and clippy -D warnings"
 	@echo "make image      the container image as an OCI archive in target/image/ (no Docker needed)"
 
@@ -19,10 +20,13 @@ build:
 
 # The CRD is generated from the Rust types; crds/ is committed.
 crds:
-	cargo run -q --bin privatelink-operator -- crd > $(CRD_FILE)
+	cargo run -q --bin privatelink-operator -- crd VpcEndpointService > $(CRD_FILE)
+	cargo run -q --bin privatelink-operator -- crd VpcEndpoint > $(ENDPOINT_CRD_FILE)
 
 check-crds:
-	@cargo run -q --bin privatelink-operator -- crd | diff -u $(CRD_FILE) - \
+	@cargo run -q --bin privatelink-operator -- crd VpcEndpointService | diff -u $(CRD_FILE) - \
+		|| { echo "crds/ is out of date: run 'make crds' and commit"; exit 1; }
+	@cargo run -q --bin privatelink-operator -- crd VpcEndpoint | diff -u $(ENDPOINT_CRD_FILE) - \
 		|| { echo "crds/ is out of date: run 'make crds' and commit"; exit 1; }
 
 lint:

@@ -29,7 +29,8 @@ use tracing::{debug, error, info, warn};
 
 use crate::{
     alicloud::{AliCloudClient, ClientConfig, DefaultCredentials},
-    crd::VpcEndpointService,
+    crd::{VpcEndpoint, VpcEndpointService},
+    endpoint::{self, EndpointContext},
     http::{self, HttpState},
     lease,
     metrics::Metrics,
@@ -56,6 +57,8 @@ pub struct RunConfig {
     pub lease_namespace: Option<String>,
     /// Watch Services so `spec.resources[].serviceRef` can name a LoadBalancer Service.
     pub watch_services: bool,
+    /// Serve the consumer kind `VpcEndpoint` too.
+    pub endpoints: bool,
 }
 
 /// Name of the leader-election Lease.
@@ -109,6 +112,75 @@ fn trigger_key(obj: &VpcEndpointService) -> Option<u64> {
         obj.metadata.annotations.as_ref().and_then(|a| a.get(key)).hash(&mut h);
     }
     Some(h.finish())
+}
+
+/// What a change to a `VpcEndpoint` must touch to trigger a reconcile.
+fn endpoint_trigger_key(obj: &VpcEndpoint) -> Option<u64> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    obj.metadata.generation.hash(&mut h);
+    obj.metadata.finalizers.hash(&mut h);
+    obj.metadata.deletion_timestamp.is_some().hash(&mut h);
+    for key in [endpoint::ADOPT_ANNOTATION, control::PAUSED_ANNOTATION, control::RECONCILE_REQUEST_ANNOTATION]
+    {
+        obj.metadata.annotations.as_ref().and_then(|a| a.get(key)).hash(&mut h);
+    }
+    Some(h.finish())
+}
+
+/// The `VpcEndpoint` controller: its own watch and cache (shared with the Secret protection), woken
+/// also when a `VpcEndpointService` its `serviceRef` names changes (`service_changes`).
+async fn run_endpoints(
+    client: Client,
+    namespaces: Vec<String>,
+    ctx: Arc<EndpointContext>,
+    concurrency: u16,
+    service_changes: futures::channel::mpsc::UnboundedReceiver<ObjectRef<VpcEndpoint>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let writer = reflector::store::Writer::<VpcEndpoint>::default();
+    let reader = writer.as_reader();
+    let listed = Arc::new(AtomicBool::new(false));
+    ctx.base.set_endpoint_store(reader.clone(), listed.clone());
+    let config = watcher::Config::default().any_semantic();
+    let source = match namespaces.as_slice() {
+        [] => watcher(Api::<VpcEndpoint>::all(client.clone()), config).boxed(),
+        [ns] => watcher(Api::<VpcEndpoint>::namespaced(client.clone(), ns), config).boxed(),
+        list => namespaces::watch(client.clone(), list, config, reader.clone()).boxed(),
+    };
+    let index = ctx.clone();
+    let events = source
+        .default_backoff()
+        .modify(|o: &mut VpcEndpoint| {
+            o.metadata.managed_fields = None;
+            if let Some(a) = o.metadata.annotations.as_mut() {
+                a.remove("kubectl.kubernetes.io/last-applied-configuration");
+            }
+        })
+        .inspect(move |ev| match ev {
+            Ok(watcher::Event::InitDone) if !listed.swap(true, Ordering::Relaxed) => {
+                info!("VpcEndpoints listed");
+            }
+            Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => index.index(o),
+            Ok(watcher::Event::Delete(o)) => index.forget(o),
+            Err(e) => warn!(error = %e, "VpcEndpoint watch failed; retrying"),
+            _ => {}
+        });
+    let trigger = reflector(writer, events)
+        .applied_objects()
+        .predicate_filter(endpoint_trigger_key, PredicateConfig::default());
+    Controller::for_stream(trigger, reader)
+        .with_config(ControllerConfig::default().concurrency(concurrency))
+        .reconcile_on(service_changes)
+        .graceful_shutdown_on(shutdown)
+        .run(endpoint::reconcile, endpoint::error_policy, ctx)
+        .for_each(|res| async move {
+            match res {
+                Ok((obj, _)) => debug!(object = %obj, "reconciled"),
+                Err(e) => debug!(error = %e, "reconcile error"),
+            }
+        })
+        .await;
 }
 
 /// The Services that `serviceRef`s name: a cache of the little the CCM records on them (load balancer
@@ -245,23 +317,26 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
     let lost = Arc::new(AtomicBool::new(false));
     let shutdown = {
         let lost = lost.clone();
-        async move {
-            let signal = async {
-                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("SIGTERM handler");
-                tokio::select! {
-                    _ = term.recv() => {},
-                    _ = tokio::signal::ctrl_c() => {},
+        let fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + Sync>> = Box::pin(
+            async move {
+                let signal = async {
+                    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                        .expect("SIGTERM handler");
+                    tokio::select! {
+                        _ = term.recv() => {},
+                        _ = tokio::signal::ctrl_c() => {},
+                    }
+                };
+                match lost_leadership {
+                    Some(l) => tokio::select! {
+                        _ = signal => {},
+                        _ = l => { lost.store(true, Ordering::Relaxed); error!("lost leadership; stopping"); },
+                    },
+                    None => signal.await,
                 }
-            };
-            match lost_leadership {
-                Some(l) => tokio::select! {
-                    _ = signal => {},
-                    _ = l => { lost.store(true, Ordering::Relaxed); error!("lost leadership; stopping"); },
-                },
-                None => signal.await,
-            }
-        }
+            },
+        );
+        futures::FutureExt::shared(fut)
     };
     // The cache keeps every object; strip what the reconciler never reads (managedFields and
     // kubectl's last-applied annotation are most of an object's bytes) so 10k objects stay small.
@@ -279,13 +354,25 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
         list => namespaces::watch(client.clone(), list, config, reader.clone()).boxed(),
     };
     let index = ctx.clone();
+    // A change of a VpcEndpointService wakes the VpcEndpoints whose serviceRef names it.
+    let (wake_endpoints, service_changes) = futures::channel::mpsc::unbounded();
+    let endpoint_ctx = cfg.endpoints.then(|| Arc::new(EndpointContext::new(ctx.clone())));
+    let ep_index = endpoint_ctx.clone();
     let events = source.modify(slim).inspect(move |ev| {
         match ev {
             Ok(watcher::Event::InitDone) if !ready.swap(true, Ordering::Relaxed) => {
                 info!("initial list complete; ready");
             }
             // Which Services each object's backends come from (a Service change wakes only its users).
-            Ok(watcher::Event::Apply(obj) | watcher::Event::InitApply(obj)) => index.index_backends(obj),
+            Ok(watcher::Event::Apply(obj) | watcher::Event::InitApply(obj)) => {
+                index.index_backends(obj);
+                if let Some(ep) = &ep_index {
+                    let ns = obj.namespace().unwrap_or_default();
+                    for user in ep.wake_service_users(&ns, &obj.name_any()) {
+                        let _ = wake_endpoints.unbounded_send(user);
+                    }
+                }
+            }
             // Gone from the cluster (also when deleted behind the operator's back): drop its memory
             // and its series in the Ready gauge.
             Ok(watcher::Event::Delete(obj)) => forget.forget(obj),
@@ -299,7 +386,7 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
         reflector(writer, events).applied_objects().predicate_filter(trigger_key, PredicateConfig::default());
     let mut controller = Controller::for_stream(trigger, reader)
         .with_config(ControllerConfig::default().concurrency(cfg.concurrency))
-        .graceful_shutdown_on(shutdown);
+        .graceful_shutdown_on(shutdown.clone());
     if cfg.watch_services {
         controller = controller.reconcile_on(backend_changes(&client, &cfg.namespaces, ctx.clone()));
     }
@@ -308,15 +395,27 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
         concurrency = cfg.concurrency,
         "controller started"
     );
-    controller
-        .run(reconcile::reconcile, reconcile::error_policy, ctx)
-        .for_each(|res| async move {
+    let services =
+        controller.run(reconcile::reconcile, reconcile::error_policy, ctx).for_each(|res| async move {
             match res {
                 Ok((obj, _)) => debug!(object = %obj, "reconciled"),
                 Err(e) => debug!(error = %e, "reconcile error"),
             }
-        })
-        .await;
+        });
+    match endpoint_ctx {
+        Some(ep) => {
+            let endpoints = run_endpoints(
+                client.clone(),
+                cfg.namespaces.clone(),
+                ep,
+                cfg.concurrency,
+                service_changes,
+                shutdown,
+            );
+            futures::join!(services, endpoints);
+        }
+        None => services.await,
+    }
     info!("controller stopped; shutting down");
     if let Some(l) = leadership {
         l.release().await;

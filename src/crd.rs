@@ -9,6 +9,12 @@ use kube::{CustomResource, CustomResourceExt, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub mod endpoint;
+pub use endpoint::{
+    ENDPOINT_FINALIZER, EndpointServiceRef, EndpointType, EndpointZoneSpec, EndpointZoneStatus, VpcEndpoint,
+    VpcEndpointSpec, VpcEndpointStatus,
+};
+
 /// API group of our resources.
 pub const GROUP: &str = "privatelink.alicloud.dev";
 /// Finalizer that guards deletion of the cloud resource.
@@ -430,7 +436,7 @@ pub struct EndpointConnection {
     pub zones: Vec<String>,
 }
 
-fn conditions_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+pub(crate) fn conditions_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     serde_json::from_value(serde_json::json!({
         "type": "array",
         "x-kubernetes-list-type": "map",
@@ -463,9 +469,27 @@ impl VpcEndpointService {
     }
 }
 
-/// The CRD as YAML, as `privatelink-operator crd` prints it.
+/// The kinds this operator serves, as `privatelink-operator crd <kind>` names them.
+pub const KINDS: [&str; 2] = ["VpcEndpointService", "VpcEndpoint"];
+
+/// The CRD of one kind as YAML (`privatelink-operator crd <kind>`), `None` for an unknown kind.
+pub fn crd_yaml_of(kind: &str) -> Option<String> {
+    let crd = match kind.to_ascii_lowercase().as_str() {
+        "vpcendpointservice" | "vpcendpointservices" | "epsrv" => VpcEndpointService::crd(),
+        "vpcendpoint" | "vpcendpoints" | "vpce" => VpcEndpoint::crd(),
+        _ => return None,
+    };
+    Some(serde_yaml::to_string(&crd).expect("CRD serializes"))
+}
+
+/// The CRD of `VpcEndpointService` as YAML.
 pub fn crd_yaml() -> String {
-    serde_yaml::to_string(&VpcEndpointService::crd()).expect("CRD serializes")
+    crd_yaml_of(KINDS[0]).expect("known kind")
+}
+
+/// Every CRD as one multi-document YAML stream, as `privatelink-operator crd` prints it.
+pub fn all_crds_yaml() -> String {
+    KINDS.iter().filter_map(|k| crd_yaml_of(k)).collect::<Vec<_>>().join("---\n")
 }
 
 #[cfg(test)]
@@ -473,14 +497,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn committed_crd_is_up_to_date() {
-        let path =
-            concat!(env!("CARGO_MANIFEST_DIR"), "/crds/vpcendpointservices.privatelink.alicloud.dev.yaml");
-        let committed = std::fs::read_to_string(path).unwrap_or_default();
-        assert!(
-            committed == crd_yaml(),
-            "crds/ is out of date with the Rust types: run `make crds` and commit the result"
-        );
+    fn committed_crds_are_up_to_date() {
+        for (kind, file) in [
+            ("VpcEndpointService", "vpcendpointservices.privatelink.alicloud.dev.yaml"),
+            ("VpcEndpoint", "vpcendpoints.privatelink.alicloud.dev.yaml"),
+        ] {
+            let path = format!("{}/crds/{file}", env!("CARGO_MANIFEST_DIR"));
+            let committed = std::fs::read_to_string(path).unwrap_or_default();
+            assert!(
+                Some(committed) == crd_yaml_of(kind),
+                "crds/{file} is out of date with the Rust types: run `make crds` and commit the result"
+            );
+        }
+    }
+
+    #[test]
+    fn endpoint_crd_declares_identity_zones_as_a_map_and_columns() {
+        let crd = serde_json::to_value(VpcEndpoint::crd()).unwrap();
+        assert_eq!(crd["metadata"]["name"], "vpcendpoints.privatelink.alicloud.dev");
+        assert_eq!(crd["spec"]["names"]["shortNames"][0], "vpce");
+        let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+        assert_eq!(spec["properties"]["zones"]["x-kubernetes-list-type"], "map");
+        assert_eq!(spec["properties"]["securityGroupIds"]["x-kubernetes-list-type"], "set");
+        let required: Vec<&str> =
+            spec["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        for want in ["regionId", "vpcId", "securityGroupIds"] {
+            assert!(required.contains(&want), "{want} must be required");
+        }
+        assert_eq!(crd_yaml_of("vpce"), crd_yaml_of("VpcEndpoint"));
+        assert!(crd_yaml_of("Pod").is_none());
     }
 
     #[test]

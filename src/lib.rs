@@ -7,6 +7,7 @@
 pub mod alicloud;
 pub mod controller;
 pub mod crd;
+pub mod endpoint;
 pub mod error;
 pub mod events;
 pub mod http;

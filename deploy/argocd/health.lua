@@ -1,7 +1,10 @@
--- Argo CD health check for privatelink.alicloud.dev/VpcEndpointService.
+-- Argo CD health check for privatelink.alicloud.dev/VpcEndpointService and
+-- privatelink.alicloud.dev/VpcEndpoint: both kinds carry the same conditions
+-- (Ready, Synced, Reconciling, Stalled; kstatus style), so one script serves both.
 --
--- Install it under the argocd-cm key
+-- Install it under the argocd-cm keys
 --   resource.customizations.health.privatelink.alicloud.dev_VpcEndpointService
+--   resource.customizations.health.privatelink.alicloud.dev_VpcEndpoint
 -- (see argocd-cm-patch.yaml next to this file). Tested by
 -- tests/helm/argocd_health_test.go with the cases in health_test.yaml, run in
 -- gopher-lua (Lua 5.1), the interpreter Argo CD embeds.
@@ -9,9 +12,10 @@
 --   no status / no conditions                 -> Progressing
 --   status.observedGeneration < generation    -> Progressing (spec change not seen yet)
 --   Ready=True                                -> Healthy
---   Stalled=True                              -> Degraded (terminal: the spec must change)
+--   Stalled=True                              -> Degraded (terminal: the spec must change,
+--                                                or for a VpcEndpoint e.g. Rejected, ServiceGone)
 --   Ready=False, reason not transient         -> Degraded (e.g. an Alibaba error code)
---   anything else (Creating, Deleting, ...)   -> Progressing
+--   anything else (Creating, Deleting, AwaitingApproval, ...) -> Progressing
 
 -- Ready reasons that mean "wait", not "broken". Alibaba throttling and
 -- serialisation codes are retried by the operator with backoff.
@@ -26,6 +30,14 @@ local transient = {
   EndpointServiceLocked = true,
   EndpointServiceOperationDenied = true,
   ConcurrentCallNotSupported = true,
+  -- VpcEndpoint: waiting for the service owner to accept the connection, for
+  -- the connection to settle, or for the referenced VpcEndpointService.
+  AwaitingApproval = true,
+  Connecting = true,
+  Disconnecting = true,
+  Confirming = true,
+  Recreating = true,
+  WaitingForService = true,
 }
 
 local function isTransient(reason)

@@ -65,6 +65,8 @@ const RETRYABLE: &[&str] = &[
     "ConcurrentCallNotSupported",
     "IdempotenceProcessing",
     "GenerateResourceIdFailed",
+    "VSwitchStatusNotAllowed",
+    "VpcNatServiceException",
     "ServiceTimeout",
     "SystemError",
     // Temporary credentials ran out: the next call fetches fresh ones.
@@ -87,11 +89,12 @@ const BUSY: &[&str] = &[
     "EndpointLocked",
     "EndpointOperationDenied",
     "EndpointConnectionOperationDenied",
+    "EndpointDependenceViolation",
 ];
 
 /// Classify an Alibaba error by code; the HTTP status only decides for unknown codes.
 pub fn classify(code: &str, http_status: u16) -> ErrorClass {
-    if code == "EndpointServiceNotFound" {
+    if matches!(code, "EndpointServiceNotFound" | "EndpointNotFound" | "EndpointZoneNotFound") {
         return ErrorClass::NotFound;
     }
     if code.starts_with("Throttling") || code == "Rejected.Throttling" || RETRYABLE.contains(&code) {
@@ -168,6 +171,12 @@ mod tests {
             ("AuthenticationFail.NoPermission", 401, Terminal),
             ("EndpointServiceNotFound", 400, NotFound),
             ("EndpointServiceNotFound", 404, NotFound),
+            ("EndpointNotFound", 400, NotFound),
+            ("EndpointZoneNotFound", 400, NotFound),
+            ("EndpointDependenceViolation", 400, Busy),
+            ("VSwitchStatusNotAllowed", 400, Retryable),
+            ("EndpointServiceNotAuthorized", 400, Terminal),
+            ("EndpointDuplicated", 400, Terminal),
             ("MissingParam.RegionId", 400, Terminal),
             ("InvalidAccessKeyId.NotFound", 404, Terminal),
             ("InvalidAccessKeyId.Inactive", 400, Terminal),

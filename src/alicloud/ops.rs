@@ -681,98 +681,7 @@ operation!(DisableConnection, "DisableVpcEndpointConnection", true, Empty, |self
         .put("EndpointId", &self.endpoint_id)
 });
 
-// ---- Consumer side (the endpoint in the consumer's VPC) ----
-
-/// A zone of an endpoint: where its network interface lives.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EndpointZoneParam {
-    pub zone_id: String,
-    pub v_switch_id: String,
-}
-
-/// `CreateVpcEndpoint`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CreateVpcEndpoint {
-    pub region_id: String,
-    pub client_token: Option<String>,
-    pub vpc_id: String,
-    pub service_id: String,
-    pub security_group_ids: Vec<String>,
-    pub zones: Vec<EndpointZoneParam>,
-}
-
-operation!(CreateVpcEndpoint, "CreateVpcEndpoint", true, EndpointAttributes, |self| {
-    let mut p = Params::new()
-        .put("RegionId", &self.region_id)
-        .put("VpcId", &self.vpc_id)
-        .put("ServiceId", &self.service_id)
-        .opt("ClientToken", self.client_token.clone());
-    for (i, g) in self.security_group_ids.iter().enumerate() {
-        p = p.put(&format!("SecurityGroupId.{}", i + 1), g);
-    }
-    for (i, z) in self.zones.iter().enumerate() {
-        p = p
-            .put(&format!("Zone.{}.ZoneId", i + 1), &z.zone_id)
-            .put(&format!("Zone.{}.VSwitchId", i + 1), &z.v_switch_id);
-    }
-    p
-});
-
-/// `GetVpcEndpointAttribute`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GetVpcEndpointAttribute {
-    pub region_id: String,
-    pub endpoint_id: String,
-}
-
-operation!(GetVpcEndpointAttribute, "GetVpcEndpointAttribute", false, EndpointAttributes, |self| {
-    Params::new().put("RegionId", &self.region_id).put("EndpointId", &self.endpoint_id)
-});
-
-/// An endpoint as Create/Get report it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct EndpointAttributes {
-    pub request_id: String,
-    pub endpoint_id: String,
-    pub endpoint_status: Option<String>,
-    pub connection_status: Option<String>,
-    pub endpoint_domain: Option<String>,
-    pub service_id: Option<String>,
-}
-
-/// `RemoveZoneFromVpcEndpoint`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RemoveZoneFromVpcEndpoint {
-    pub region_id: String,
-    pub endpoint_id: String,
-    pub zone_id: String,
-}
-
-operation!(
-    RemoveZoneFromVpcEndpoint,
-    "RemoveZoneFromVpcEndpoint",
-    true,
-    Empty,
-    done = ["EndpointZoneNotFound"],
-    |self| {
-        Params::new()
-            .put("RegionId", &self.region_id)
-            .put("EndpointId", &self.endpoint_id)
-            .put("ZoneId", &self.zone_id)
-    }
-);
-
-/// `DeleteVpcEndpoint`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeleteVpcEndpoint {
-    pub region_id: String,
-    pub endpoint_id: String,
-}
-
-operation!(DeleteVpcEndpoint, "DeleteVpcEndpoint", true, Empty, |self| {
-    Params::new().put("RegionId", &self.region_id).put("EndpointId", &self.endpoint_id)
-});
+// ---- Consumer side: see `endpoints` ----
 
 /// STS `GetCallerIdentity`: which account the credentials belong to.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -803,3 +712,6 @@ pub struct CallerIdentity {
     pub arn: String,
     pub identity_type: String,
 }
+
+pub mod endpoints;
+pub use endpoints::*;

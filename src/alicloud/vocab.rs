@@ -44,6 +44,9 @@ vocabulary!(
     ServiceStatus { Creating = "Creating", Pending = "Pending", Active = "Active", Deleting = "Deleting" }
 );
 
+/// `EndpointStatus` of an endpoint: the same values as a service's.
+pub type EndpointStatus = ServiceStatus;
+
 vocabulary!(
     /// `ServiceBusinessStatus` of an endpoint service.
     BusinessStatus { Normal = "Normal", FinancialLocked = "FinancialLocked" }

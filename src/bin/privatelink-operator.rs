@@ -18,8 +18,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Print the CustomResourceDefinition as YAML.
-    Crd,
+    /// Print the CustomResourceDefinitions as YAML: every kind (as one multi-document stream), or the
+    /// one named (`VpcEndpointService`, `VpcEndpoint`).
+    Crd {
+        /// Kind whose CRD to print (default: all).
+        kind: Option<String>,
+    },
     /// Run the controller.
     Run(RunArgs),
 }
@@ -77,6 +81,10 @@ struct RunArgs {
     /// its RBAC need; such references then report `ServiceRefsDisabled`.
     #[arg(long, env = "PRIVATELINK_WATCH_SERVICES", default_value_t = true, action = clap::ArgAction::Set)]
     watch_services: bool,
+    /// Serve the consumer kind `VpcEndpoint` (its CRD must be installed). `--vpc-endpoints=false`
+    /// drops its watch and its RBAC need.
+    #[arg(long, env = "PRIVATELINK_VPC_ENDPOINTS", default_value_t = true, action = clap::ArgAction::Set)]
+    vpc_endpoints: bool,
     /// Log format.
     #[arg(long, env = "PRIVATELINK_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -97,10 +105,20 @@ fn watched(one: Option<String>, list: Vec<String>) -> Vec<String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Crd => {
-            print!("{}", privatelink_operator::crd::crd_yaml());
+        Command::Crd { kind: None } => {
+            print!("{}", privatelink_operator::crd::all_crds_yaml());
             ExitCode::SUCCESS
         }
+        Command::Crd { kind: Some(kind) } => match privatelink_operator::crd::crd_yaml_of(&kind) {
+            Some(yaml) => {
+                print!("{yaml}");
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("unknown kind {kind:?}; known: {}", privatelink_operator::crd::KINDS.join(", "));
+                ExitCode::from(2)
+            }
+        },
         Command::Run(a) => {
             telemetry::init(a.log_format);
             let cfg = RunConfig {
@@ -122,6 +140,7 @@ async fn main() -> ExitCode {
                 leader_election: a.leader_election,
                 lease_namespace: a.lease_namespace,
                 watch_services: a.watch_services,
+                endpoints: a.vpc_endpoints,
             };
             match controller::run(cfg).await {
                 Ok(()) => ExitCode::SUCCESS,

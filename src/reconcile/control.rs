@@ -17,8 +17,8 @@ pub const PAUSED_ANNOTATION: &str = "privatelink.alicloud.dev/paused";
 /// Annotation whose change requests an immediate full reconcile.
 pub const RECONCILE_REQUEST_ANNOTATION: &str = "privatelink.alicloud.dev/reconcile-requested-at";
 
-/// Whether the object is paused (the annotation's value is `true`, in any case).
-pub fn is_paused(obj: &VpcEndpointService) -> bool {
+/// Whether the object (of any kind) is paused (the annotation's value is `true`, in any case).
+pub fn is_paused<K: ResourceExt>(obj: &K) -> bool {
     obj.annotations().get(PAUSED_ANNOTATION).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
@@ -34,8 +34,13 @@ pub fn keeps_service(obj: &VpcEndpointService) -> bool {
 
 /// The reconcile-now request not handled yet, if any.
 pub fn reconcile_request(obj: &VpcEndpointService) -> Option<&str> {
-    let v = obj.annotations().get(RECONCILE_REQUEST_ANNOTATION)?;
     let handled = obj.status.as_ref().and_then(|s| s.last_handled_reconcile_at.as_deref());
+    pending_request(obj, handled)
+}
+
+/// The reconcile-now request of an object (of any kind) whose last handled request is `handled`.
+pub fn pending_request<'a, K: ResourceExt>(obj: &'a K, handled: Option<&str>) -> Option<&'a str> {
+    let v = obj.annotations().get(RECONCILE_REQUEST_ANNOTATION)?;
     (handled != Some(v.as_str()) && !v.is_empty()).then_some(v.as_str())
 }
 

@@ -99,7 +99,8 @@ impl Conflict {
     }
 }
 
-fn owner_reference(obj: &VpcEndpointService) -> Option<OwnerReference> {
+/// The owner reference an exported ConfigMap carries (objects of every kind).
+pub fn owner_reference<K: Resource<DynamicType = ()>>(obj: &K) -> Option<OwnerReference> {
     let mut r = obj.controller_owner_ref(&())?;
     // Deleting the object must not wait on the ConfigMap (that would need finalizer rights).
     r.block_owner_deletion = None;
@@ -141,42 +142,57 @@ pub async fn sync(
         st.exported_config_map = Some(name);
         return Ok(None);
     }
-    let existing = api.get_opt(&name).await.map_err(|source| Error::Export { name: name.clone(), source })?;
-    let fail = |source| Error::Export { name: name.clone(), source };
-    match decide(existing.as_ref(), &uid, &want) {
-        Step::Conflict(whose) => {
-            ctx.record_export(obj, None);
-            return Ok(Some(Conflict { name, whose }));
-        }
-        Step::InSync => {}
-        Step::Create => {
-            let cm = ConfigMap {
-                metadata: ObjectMeta {
-                    name: Some(name.clone()),
-                    namespace: Some(ns.clone()),
-                    labels: Some(BTreeMap::from([(MANAGED_BY.0.to_string(), MANAGED_BY.1.to_string())])),
-                    owner_references: owner_reference(obj).map(|r| vec![r]),
-                    ..Default::default()
-                },
-                data: Some(want.clone()),
-                ..Default::default()
-            };
-            api.create(&PostParams::default(), &cm).await.map_err(fail)?;
-            info!(config_map = %name, "exported the service to a ConfigMap");
-        }
-        Step::Update => {
-            let patch = serde_json::json!({ "data": want });
-            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await.map_err(fail)?;
-            info!(config_map = %name, "updated the exported ConfigMap");
-        }
+    if let Some(conflict) = put(&api, &ns, &name, &uid, owner_reference(obj), &want).await? {
+        ctx.record_export(obj, None);
+        return Ok(Some(conflict));
     }
     st.exported_config_map = Some(name);
     ctx.record_export(obj, Some(fp));
     Ok(None)
 }
 
+/// Write `want` into ConfigMap `name` owned by the object with `uid` (created with `owner`), unless a
+/// ConfigMap of that name belongs to someone else: then `Some(conflict)` and nothing is written. For
+/// objects of every kind.
+pub async fn put(
+    api: &Api<ConfigMap>,
+    ns: &str,
+    name: &str,
+    uid: &str,
+    owner: Option<OwnerReference>,
+    want: &BTreeMap<String, String>,
+) -> Result<Option<Conflict>> {
+    let fail = |source| Error::Export { name: name.to_string(), source };
+    let existing = api.get_opt(name).await.map_err(fail)?;
+    match decide(existing.as_ref(), uid, want) {
+        Step::Conflict(whose) => return Ok(Some(Conflict { name: name.to_string(), whose })),
+        Step::InSync => {}
+        Step::Create => {
+            let cm = ConfigMap {
+                metadata: ObjectMeta {
+                    name: Some(name.to_string()),
+                    namespace: Some(ns.to_string()),
+                    labels: Some(BTreeMap::from([(MANAGED_BY.0.to_string(), MANAGED_BY.1.to_string())])),
+                    owner_references: owner.map(|r| vec![r]),
+                    ..Default::default()
+                },
+                data: Some(want.clone()),
+                ..Default::default()
+            };
+            api.create(&PostParams::default(), &cm).await.map_err(fail)?;
+            info!(config_map = %name, "exported to a ConfigMap");
+        }
+        Step::Update => {
+            let patch = serde_json::json!({ "data": want });
+            api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.map_err(fail)?;
+            info!(config_map = %name, "updated the exported ConfigMap");
+        }
+    }
+    Ok(None)
+}
+
 /// Delete ConfigMap `name` if the object with `uid` owns it (a vanished one is fine).
-async fn remove(api: &Api<ConfigMap>, name: &str, uid: &str) -> Result<()> {
+pub async fn remove(api: &Api<ConfigMap>, name: &str, uid: &str) -> Result<()> {
     let fail = |source| Error::Export { name: name.to_string(), source };
     let Some(cm) = api.get_opt(name).await.map_err(fail)? else { return Ok(()) };
     if !owned_by(&cm, uid) {

@@ -120,6 +120,8 @@ pub struct Context {
     backend_refs: Mutex<backends::RefIndex<ObjectRef<VpcEndpointService>>>,
     /// Creating durations seen so far, for the first poll of the next service ([`pacing`]).
     creating: Mutex<pacing::CreatingTimes>,
+    /// The cache of `VpcEndpoint`s, when the operator serves that kind (who else uses a Secret).
+    endpoints: std::sync::OnceLock<(Store<crate::crd::VpcEndpoint>, Arc<AtomicBool>)>,
 }
 
 /// Per-object memory.
@@ -171,7 +173,34 @@ impl Context {
             services: std::sync::OnceLock::new(),
             backend_refs: Mutex::default(),
             creating: Mutex::default(),
+            endpoints: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Hand the `VpcEndpoint` cache to the reconciler (once, at startup, when that kind is served).
+    pub fn set_endpoint_store(&self, store: Store<crate::crd::VpcEndpoint>, listed: Arc<AtomicBool>) {
+        let _ = self.endpoints.set((store, listed));
+    }
+
+    /// The `VpcEndpoint` cache, once it holds the first full list.
+    pub(crate) fn endpoint_cache(&self) -> Option<&Store<crate::crd::VpcEndpoint>> {
+        let (store, listed) = self.endpoints.get()?;
+        listed.load(Ordering::Relaxed).then_some(store)
+    }
+
+    /// Every object of every kind that may use a credentials Secret, once each served kind's cache
+    /// holds its first full list.
+    pub(crate) fn secret_users(&self) -> Option<Vec<Arc<dyn secrets::UsesSecret>>> {
+        let mut users: Vec<Arc<dyn secrets::UsesSecret>> = vec![];
+        for o in self.cache()?.state() {
+            users.push(o);
+        }
+        if self.endpoints.get().is_some() {
+            for o in self.endpoint_cache()?.state() {
+                users.push(o);
+            }
+        }
+        Some(users)
     }
 
     /// A Ready object seen for the first time since the operator started (a restart, a new leader): its
@@ -433,9 +462,9 @@ impl Context {
 
     /// Publish an Event without holding up the reconcile (Events are informational; a slot spent
     /// waiting on them delays every other object's due poll).
-    async fn publish(
+    pub(crate) async fn publish<K: Resource<DynamicType = ()>>(
         &self,
-        obj: &VpcEndpointService,
+        obj: &K,
         type_: EventType,
         reason: &str,
         action: &str,
@@ -479,7 +508,7 @@ pub async fn reconcile(obj: Arc<VpcEndpointService>, ctx: Arc<Context>) -> Resul
     ctx.metrics.reconcile_runs.inc();
     let ns = obj.namespace().ok_or(Error::MissingObjectKey("namespace"))?;
     let api: Api<VpcEndpointService> = Api::namespaced(ctx.client.clone(), &ns);
-    if control::is_paused(&obj) {
+    if control::is_paused(obj.as_ref()) {
         // Recorded as paused, so that resuming passes the gate at once.
         ctx.set_gate(&obj, Wait::Soon(Duration::ZERO), started);
         return paused(&obj, &api).await;

@@ -43,7 +43,18 @@ pub enum Observed {
 /// Credentials for an object: its Secret if it names one, else the operator's default.
 /// Secret values are never logged or copied anywhere but into the request signer.
 pub async fn credentials(obj: &VpcEndpointService, ctx: &Context) -> Result<Credentials> {
-    let Some(r) = &obj.spec.credentials_secret_ref else {
+    let ns = obj.namespace().unwrap_or_default();
+    credentials_in(ctx, &ns, obj.spec.credentials_secret_ref.as_ref()).await
+}
+
+/// Credentials from Secret `secret_ref` in namespace `ns` (protected while in use), else the
+/// operator's default: for objects of every kind.
+pub async fn credentials_in(
+    ctx: &Context,
+    ns: &str,
+    secret_ref: Option<&crate::crd::SecretRef>,
+) -> Result<Credentials> {
+    let Some(r) = secret_ref else {
         let default = ctx.default_credentials.as_ref().ok_or_else(|| {
             Error::Credentials(
                 "no spec.credentialsSecretRef and the operator has no default credentials (ALIBABA_CLOUD_ACCESS_KEY_ID or RRSA)".into(),
@@ -51,14 +62,13 @@ pub async fn credentials(obj: &VpcEndpointService, ctx: &Context) -> Result<Cred
         })?;
         return Ok(default.get(ctx.cloud.http()).await?);
     };
-    let ns = obj.namespace().unwrap_or_default();
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
     let secret = secrets
         .get_opt(&r.name)
         .await?
         .ok_or_else(|| Error::Credentials(format!("Secret {ns}/{} not found", r.name)))?;
     // Kept until no object uses it, so a namespace deletion cannot take it before the service.
-    super::secrets::protect(ctx, &ns, &secret).await?;
+    super::secrets::protect(ctx, ns, &secret).await?;
     let data = secret.data.unwrap_or_default();
     let field = |k: &str| {
         data.get(k).map(|b| String::from_utf8_lossy(&b.0).trim().to_string()).filter(|s| !s.is_empty())

@@ -5,8 +5,6 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use crate::crd::VpcEndpointService;
-
 /// First poll after a Create or an update.
 pub const FIRST_POLL: Duration = Duration::from_secs(1);
 /// Longest poll interval while the cloud works.
@@ -65,16 +63,16 @@ pub fn backoff(base: Duration, failures: u32) -> Duration {
 impl Gate {
     /// Time left to wait if the object has not changed in a way that matters since the wait began
     /// (a new generation, the start of deletion, pausing or resuming always passes).
-    pub fn remaining(&self, obj: &VpcEndpointService, now: Instant) -> Option<Duration> {
+    pub fn remaining<K: kube::ResourceExt>(&self, obj: &K, now: Instant) -> Option<Duration> {
         let nb = self.not_before?;
-        let same = self.generation == obj.metadata.generation
-            && self.deleting == obj.metadata.deletion_timestamp.is_some()
+        let same = self.generation == obj.meta().generation
+            && self.deleting == obj.meta().deletion_timestamp.is_some()
             && self.paused == super::control::is_paused(obj);
         (same && nb > now).then(|| nb - now)
     }
 
     /// Record the next wait and return its length.
-    pub fn schedule(&mut self, obj: &VpcEndpointService, wait: Wait, now: Instant) -> Duration {
+    pub fn schedule<K: kube::ResourceExt>(&mut self, obj: &K, wait: Wait, now: Instant) -> Duration {
         let d = match wait {
             Wait::Poll => {
                 self.failures = 0;
@@ -96,8 +94,8 @@ impl Gate {
                 hint.map_or(d, |h| d.max(h))
             }
         };
-        self.generation = obj.metadata.generation;
-        self.deleting = obj.metadata.deletion_timestamp.is_some();
+        self.generation = obj.meta().generation;
+        self.deleting = obj.meta().deletion_timestamp.is_some();
         self.paused = super::control::is_paused(obj);
         self.not_before = Some(now + d);
         d

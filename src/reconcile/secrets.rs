@@ -24,9 +24,43 @@ use tracing::info;
 
 use super::Context;
 use crate::{
-    crd::VpcEndpointService,
+    crd::{VpcEndpoint, VpcEndpointService},
     error::{Error, Result},
 };
+
+/// An object that may name a credentials Secret (every kind the operator serves).
+pub trait UsesSecret: Send + Sync {
+    /// Its metadata.
+    fn meta(&self) -> &ObjectMeta;
+    /// The Secret its spec names.
+    fn secret_ref(&self) -> Option<&str>;
+    /// The Secret its status records as protected.
+    fn protected_secret(&self) -> Option<&str>;
+}
+
+impl UsesSecret for VpcEndpointService {
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn secret_ref(&self) -> Option<&str> {
+        self.spec.credentials_secret_ref.as_ref().map(|r| r.name.as_str())
+    }
+    fn protected_secret(&self) -> Option<&str> {
+        self.status.as_ref().and_then(|s| s.protected_secret.as_deref())
+    }
+}
+
+impl UsesSecret for VpcEndpoint {
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn secret_ref(&self) -> Option<&str> {
+        self.spec.credentials_secret_ref.as_ref().map(|r| r.name.as_str())
+    }
+    fn protected_secret(&self) -> Option<&str> {
+        self.status.as_ref().and_then(|s| s.protected_secret.as_deref())
+    }
+}
 
 /// The finalizer on Secrets in use.
 pub const SECRET_FINALIZER: &str = "privatelink.alicloud.dev/credentials-in-use";
@@ -39,19 +73,21 @@ pub fn needs_protection(meta: &ObjectMeta) -> bool {
 
 /// The Secrets (names) in `namespace` that objects still use, not counting `leaving` (the object whose
 /// finalizer is about to go).
-pub fn in_use<'a>(
-    objects: impl IntoIterator<Item = &'a VpcEndpointService>,
+pub fn in_use<'a, K: UsesSecret + ?Sized + 'a>(
+    objects: impl IntoIterator<Item = &'a K>,
     namespace: &str,
-    leaving: Option<&VpcEndpointService>,
+    leaving: Option<&dyn UsesSecret>,
 ) -> BTreeSet<String> {
-    let leaving_uid = leaving.and_then(|o| o.metadata.uid.as_deref());
+    let leaving_uid = leaving.and_then(|o| o.meta().uid.as_deref());
     objects
         .into_iter()
-        .filter(|o| o.namespace().as_deref() == Some(namespace))
-        .filter(|o| leaving_uid.is_none() || o.metadata.uid.as_deref() != leaving_uid)
+        .filter(|o| o.meta().namespace.as_deref() == Some(namespace))
+        .filter(|o| leaving_uid.is_none() || o.meta().uid.as_deref() != leaving_uid)
         // An object whose finalizer is gone no longer needs anything.
-        .filter(|o| o.metadata.deletion_timestamp.is_none() || !o.finalizers().is_empty())
-        .filter_map(|o| o.spec.credentials_secret_ref.as_ref().map(|r| r.name.clone()))
+        .filter(|o| {
+            o.meta().deletion_timestamp.is_none() || o.meta().finalizers.iter().flatten().next().is_some()
+        })
+        .filter_map(|o| o.secret_ref().map(str::to_string))
         .collect()
 }
 
@@ -92,15 +128,15 @@ pub async fn release_if_unused(
     ctx: &Context,
     namespace: &str,
     name: &str,
-    leaving: Option<&VpcEndpointService>,
+    leaving: Option<&dyn UsesSecret>,
 ) -> Result<()> {
-    let Some(store) = ctx.cache() else {
+    let Some(users) = ctx.secret_users() else {
         return Err(Error::Requeue {
             reason: "waiting for the cache before releasing the credentials Secret".into(),
             after: Some(std::time::Duration::from_secs(1)),
         });
     };
-    if in_use(store.state().iter().map(|o| o.as_ref()), namespace, leaving).contains(name) {
+    if in_use(users.iter().map(|u| u.as_ref()), namespace, leaving).contains(name) {
         return Ok(());
     }
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
@@ -127,16 +163,16 @@ pub enum Sweep {
 }
 
 /// The sweep decision for `secret` in `namespace` once `left` has left, from the cache's objects.
-pub fn sweep_step<'a>(
-    objects: impl IntoIterator<Item = &'a VpcEndpointService> + Clone,
+pub fn sweep_step<'a, K: UsesSecret + ?Sized + 'a>(
+    objects: impl IntoIterator<Item = &'a K> + Clone,
     namespace: &str,
     secret: &str,
-    left: &VpcEndpointService,
+    left: &dyn UsesSecret,
 ) -> Sweep {
     if !in_use(objects.clone(), namespace, Some(left)).contains(secret) {
         return Sweep::Release;
     }
-    let live = objects.into_iter().filter(|o| o.metadata.deletion_timestamp.is_none());
+    let live = objects.into_iter().filter(|o| o.meta().deletion_timestamp.is_none());
     if in_use(live, namespace, Some(left)).contains(secret) { Sweep::Keep } else { Sweep::Wait }
 }
 
@@ -146,8 +182,8 @@ const SWEEP_FOR: std::time::Duration = std::time::Duration::from_secs(120);
 /// After an object left the cluster: release the Secrets it protected once no other object uses them.
 /// Objects deleted together (a namespace deletion) each see the others still holding the Secret when
 /// their own cleanup runs; the sweep of the last one to leave finds nobody and releases it.
-pub async fn sweep(ctx: std::sync::Arc<Context>, left: VpcEndpointService) {
-    let Some(ns) = left.namespace() else { return };
+pub async fn sweep<K: UsesSecret + Send + Sync + 'static>(ctx: std::sync::Arc<Context>, left: K) {
+    let Some(ns) = left.meta().namespace.clone() else { return };
     let names = protected_by(&left);
     if names.is_empty() {
         return;
@@ -156,11 +192,10 @@ pub async fn sweep(ctx: std::sync::Arc<Context>, left: VpcEndpointService) {
     let mut pending: Vec<String> = names.into_iter().collect();
     while !pending.is_empty() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-        let Some(store) = ctx.cache() else { continue };
-        let objects = store.state();
+        let Some(users) = ctx.secret_users() else { continue };
         let mut still = vec![];
         for name in pending {
-            match sweep_step(objects.iter().map(|o| o.as_ref()), &ns, &name, &left) {
+            match sweep_step(users.iter().map(|u| u.as_ref()), &ns, &name, &left) {
                 Sweep::Release => {
                     if let Err(e) = release_if_unused(&ctx, &ns, &name, Some(&left)).await {
                         tracing::warn!(secret = name, namespace = ns, error = %e, "could not release the credentials Secret");
@@ -175,10 +210,8 @@ pub async fn sweep(ctx: std::sync::Arc<Context>, left: VpcEndpointService) {
     }
 }
 
-pub fn protected_by(obj: &VpcEndpointService) -> BTreeSet<String> {
-    let spec = obj.spec.credentials_secret_ref.as_ref().map(|r| r.name.clone());
-    let status = obj.status.as_ref().and_then(|s| s.protected_secret.clone());
-    spec.into_iter().chain(status).collect()
+pub fn protected_by(obj: &dyn UsesSecret) -> BTreeSet<String> {
+    obj.secret_ref().into_iter().chain(obj.protected_secret()).map(str::to_string).collect()
 }
 
 #[cfg(test)]
@@ -208,9 +241,29 @@ mod tests {
         let ns = a.namespace().unwrap();
         let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
         assert_eq!(in_use(&all, &ns, None), set(&["creds", "other"]));
-        assert_eq!(in_use(&all, &ns, Some(&a)), set(&["creds", "other"]), "b still uses creds");
-        assert_eq!(in_use(&all[..1], &ns, Some(&a)), set(&[]), "the last user leaves");
-        assert_eq!(in_use(&all, &ns, Some(&c)), set(&["creds"]));
+        let (a, c): (&dyn UsesSecret, &dyn UsesSecret) = (&a, &c);
+        assert_eq!(in_use(&all, &ns, Some(a)), set(&["creds", "other"]), "b still uses creds");
+        assert_eq!(in_use(&all[..1], &ns, Some(a)), set(&[]), "the last user leaves");
+        assert_eq!(in_use(&all, &ns, Some(c)), set(&["creds"]));
+    }
+
+    #[test]
+    fn an_endpoint_using_the_secret_keeps_it_protected() {
+        let left = using("a", "ua", Some("creds"));
+        let mut ep = crate::crd::VpcEndpoint::new(
+            "e",
+            serde_json::from_value(serde_json::json!({
+                "regionId": "cn-hangzhou", "serviceId": "epsrv-a", "vpcId": "vpc-1",
+                "securityGroupIds": ["sg-1"], "credentialsSecretRef": {"name": "creds"},
+            }))
+            .unwrap(),
+        );
+        ep.metadata.namespace = left.metadata.namespace.clone();
+        ep.metadata.uid = Some("ue".into());
+        let users: Vec<&dyn UsesSecret> = vec![&left, &ep];
+        let ns = left.namespace().unwrap();
+        assert_eq!(sweep_step(users.iter().copied(), &ns, "creds", &left), Sweep::Keep);
+        assert_eq!(sweep_step(users[..1].iter().copied(), &ns, "creds", &left), Sweep::Release);
     }
 
     #[test]

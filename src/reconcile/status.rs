@@ -95,7 +95,12 @@ pub fn apply_phase(
     generation: Option<i64>,
     now: &Time,
 ) {
-    let c = &mut status.conditions;
+    apply_phase_to(&mut status.conditions, phase, generation, now);
+    status.observed_generation = generation;
+}
+
+/// Apply a phase to the conditions of an object of any kind (the caller sets `observedGeneration`).
+pub fn apply_phase_to(c: &mut Vec<Condition>, phase: &Phase, generation: Option<i64>, now: &Time) {
     match phase {
         Phase::Progressing { reason, message } => {
             set_condition(c, cond::READY, false, reason, message, generation, now);
@@ -134,7 +139,6 @@ pub fn apply_phase(
             );
         }
     }
-    status.observed_generation = generation;
 }
 
 /// Copy the cloud's view of the service into the status.

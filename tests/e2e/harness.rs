@@ -371,7 +371,9 @@ fn sync_crds(env: &TestEnv) {
             return Err(format!("kubectl apply -f crds/ failed: {out}{err}"));
         }
         let crd = format!("crd/vpcendpointservices.{GROUP}");
-        let (ok, out, err) = kubectl(kc, &["wait", "--for=condition=Established", &crd, "--timeout=60s"]);
+        let crd2 = format!("crd/vpcendpoints.{GROUP}");
+        let (ok, out, err) =
+            kubectl(kc, &["wait", "--for=condition=Established", &crd, &crd2, "--timeout=60s"]);
         if ok { Ok(()) } else { Err(format!("CRD not Established: {out}{err}")) }
     });
     if let Err(e) = res {
@@ -825,14 +827,18 @@ pub const ACCOUNT_B: u64 = 2234567890123456;
 /// Account B creates an endpoint to `service_id` in zone h of its VPC (B must be allowed); returns
 /// B's client and the endpoint ID at once (the connection is Pending unless the service auto-accepts).
 pub async fn consumer_endpoint(sim: &Sim, service_id: &str) -> (Consumer, String) {
-    use privatelink_operator::alicloud::ops::{CreateVpcEndpoint, EndpointZoneParam};
+    use privatelink_operator::alicloud::ops::{CreateVpcEndpoint, ZoneParam};
     let b = Consumer::new(sim, "sim-ak-other", "sim-secret-other");
     let create = CreateVpcEndpoint {
         region_id: "cn-hangzhou".into(),
         vpc_id: "vpc-sim-b".into(),
-        service_id: service_id.into(),
+        service_id: Some(service_id.into()),
         security_group_ids: vec!["sg-sim-b-1".into()],
-        zones: vec![EndpointZoneParam { zone_id: "cn-hangzhou-h".into(), v_switch_id: "vsw-sim-b-h".into() }],
+        zones: vec![ZoneParam {
+            zone_id: "cn-hangzhou-h".into(),
+            v_switch_id: "vsw-sim-b-h".into(),
+            ip: None,
+        }],
         ..Default::default()
     };
     let ep = b.call(&create).await.endpoint_id;

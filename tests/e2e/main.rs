@@ -13,6 +13,7 @@ mod credentials;
 mod delete;
 mod deploy;
 mod detach;
+mod endpoints;
 mod exactly_once;
 mod leader;
 mod ready;

@@ -3,22 +3,55 @@ package testhelm
 // Runs deploy/argocd/health.lua the way Argo CD does (gopher-lua, the object
 // as the global `obj`, the returned table read as {status, message}) against
 // the cases in deploy/argocd/health_test.yaml, and checks that
-// deploy/argocd/argocd-cm-patch.yaml carries the same script.
+// deploy/argocd/argocd-cm-patch.yaml carries the same script for every kind
+// with a CRD in crds/ (VpcEndpointService, VpcEndpoint), and that the cases
+// cover every such kind.
 
 import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	lua "github.com/yuin/gopher-lua"
 	"sigs.k8s.io/yaml"
 )
 
-const (
-	argoDir   = "../../deploy/argocd"
-	healthKey = "resource.customizations.health.privatelink.alicloud.dev_VpcEndpointService"
-)
+const argoDir = "../../deploy/argocd"
+
+// healthKey is the argocd-cm key of a kind's health check.
+func healthKey(group, kind string) string {
+	return "resource.customizations.health." + group + "_" + kind
+}
+
+type crdKind struct{ Group, Kind string }
+
+// crdKinds lists group and kind of every CRD in crds/ (one file per kind).
+func crdKinds(t *testing.T) []crdKind {
+	t.Helper()
+	files, err := filepath.Glob("../../crds/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no CRDs in crds/: %v", err)
+	}
+	var out []crdKind
+	for _, f := range files {
+		var crd struct {
+			Spec struct {
+				Group string `json:"group"`
+				Names struct {
+					Kind string `json:"kind"`
+				} `json:"names"`
+			} `json:"spec"`
+		}
+		readYAML(t, f, &crd)
+		if crd.Spec.Group == "" || crd.Spec.Names.Kind == "" {
+			t.Fatalf("%s: no spec.group or spec.names.kind", f)
+		}
+		out = append(out, crdKind{crd.Spec.Group, crd.Spec.Names.Kind})
+	}
+	return out
+}
 
 type healthCase struct {
 	HealthStatus struct {
@@ -114,16 +147,28 @@ func TestArgoCDHealth(t *testing.T) {
 	if len(spec.Tests) == 0 {
 		t.Fatal("no cases in health_test.yaml")
 	}
+	// Kind -> the health statuses its cases expect.
+	covered := map[string][]string{}
 	for _, tc := range spec.Tests {
+		var obj map[string]any
+		readYAML(t, filepath.Join(argoDir, tc.InputPath), &obj)
+		kind, _ := obj["kind"].(string)
+		covered[kind] = append(covered[kind], tc.HealthStatus.Status)
 		t.Run(filepath.Base(tc.InputPath), func(t *testing.T) {
-			var obj map[string]any
-			readYAML(t, filepath.Join(argoDir, tc.InputPath), &obj)
 			status, message := runHealth(t, string(script), obj)
 			if status != tc.HealthStatus.Status || message != tc.HealthStatus.Message {
 				t.Errorf("got (%q, %q), want (%q, %q)", status, message,
 					tc.HealthStatus.Status, tc.HealthStatus.Message)
 			}
 		})
+	}
+	// Every kind with a CRD has Healthy, Progressing and Degraded cases.
+	for _, k := range crdKinds(t) {
+		for _, want := range []string{"Healthy", "Progressing", "Degraded"} {
+			if !slices.Contains(covered[k.Kind], want) {
+				t.Errorf("health_test.yaml: no %s case for kind %s", want, k.Kind)
+			}
+		}
 	}
 }
 
@@ -140,7 +185,17 @@ func TestArgoCDPatchMatchesScript(t *testing.T) {
 	if cm.Kind != "ConfigMap" {
 		t.Fatalf("argocd-cm-patch.yaml kind %q, want ConfigMap", cm.Kind)
 	}
-	if got := cm.Data[healthKey]; got != string(script) {
-		t.Errorf("argocd-cm-patch.yaml %s differs from health.lua; run `make manifests`", healthKey)
+	kinds := crdKinds(t)
+	for _, k := range kinds {
+		key := healthKey(k.Group, k.Kind)
+		got, ok := cm.Data[key]
+		if !ok {
+			t.Errorf("argocd-cm-patch.yaml has no %s (kind %s); add it to argo_kinds in tests/scripts/check-deploy.sh", key, k.Kind)
+		} else if got != string(script) {
+			t.Errorf("argocd-cm-patch.yaml %s differs from health.lua; run `make manifests`", key)
+		}
+	}
+	if len(cm.Data) != len(kinds) {
+		t.Errorf("argocd-cm-patch.yaml has %d keys, want one per CRD kind (%d)", len(cm.Data), len(kinds))
 	}
 }

@@ -24,6 +24,8 @@ const (
 	chartDir  = "../../deploy/helm/privatelink-operator"
 	namespace = "privatelink-system"
 	crdName   = "vpcendpointservices.privatelink.alicloud.dev"
+	// The consumer kind VpcEndpoint (vpcEndpoints.enabled, default on).
+	endpointCrdName = "vpcendpoints.privatelink.alicloud.dev"
 )
 
 type obj = map[string]any
@@ -212,19 +214,29 @@ type rule struct {
 	Verbs         []string `json:"verbs"`
 }
 
+// kindRules: the operator's rules on one custom resource (plural): watch,
+// finalizer, status through SSA.
+func kindRules(plural string) []rule {
+	return []rule{
+		{APIGroups: []string{"privatelink.alicloud.dev"}, Resources: []string{plural},
+			Verbs: []string{"get", "list", "watch", "patch", "update"}},
+		{APIGroups: []string{"privatelink.alicloud.dev"}, Resources: []string{plural + "/status"},
+			Verbs: []string{"get", "patch", "update"}},
+		{APIGroups: []string{"privatelink.alicloud.dev"}, Resources: []string{plural + "/finalizers"},
+			Verbs: []string{"update"}},
+	}
+}
+
+// endpointRules (vpcEndpoints.enabled, default on): the same rights on vpcendpoints.
+var endpointRules = kindRules("vpcendpoints")
+
 // nsRules: the operator's rules for its namespaced work (ClusterRole by
 // default, a Role per namespace with watchNamespaces).
-var nsRules = []rule{
-	{APIGroups: []string{"privatelink.alicloud.dev"}, Resources: []string{"vpcendpointservices"},
-		Verbs: []string{"get", "list", "watch", "patch", "update"}},
-	{APIGroups: []string{"privatelink.alicloud.dev"}, Resources: []string{"vpcendpointservices/status"},
-		Verbs: []string{"get", "patch", "update"}},
-	{APIGroups: []string{"privatelink.alicloud.dev"}, Resources: []string{"vpcendpointservices/finalizers"},
-		Verbs: []string{"update"}},
+var nsRules = slices.Concat(kindRules("vpcendpointservices"), endpointRules, []rule{
 	{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 	servicesRule,
 	configMapsRule,
-}
+})
 
 // servicesRule (backendsFromServices.enabled, default on): read-only.
 var servicesRule = rule{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"get", "list", "watch"}}
@@ -234,7 +246,27 @@ var configMapsRule = rule{APIGroups: []string{""}, Resources: []string{"configma
 	Verbs: []string{"get", "create", "patch", "delete"}}
 
 var crdRule = rule{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"},
+	ResourceNames: []string{crdName, endpointCrdName}, Verbs: []string{"get"}}
+
+// serviceCrdRule is crdRule with vpcEndpoints.enabled=false: the VpcEndpointService CRD only.
+var serviceCrdRule = rule{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"},
 	ResourceNames: []string{crdName}, Verbs: []string{"get"}}
+
+// withoutEndpoints: rules as rendered with vpcEndpoints.enabled=false (no
+// vpcendpoints rules, the CRD check on the VpcEndpointService CRD only).
+func withoutEndpoints(rules []rule) []rule {
+	var out []rule
+	for _, r := range rules {
+		if slices.ContainsFunc(endpointRules, func(e rule) bool { return reflect.DeepEqual(e, r) }) {
+			continue
+		}
+		if reflect.DeepEqual(r, crdRule) {
+			r = serviceCrdRule
+		}
+		out = append(out, r)
+	}
+	return out
+}
 
 var baseRules = append(slices.Clone(nsRules), crdRule)
 
@@ -275,17 +307,29 @@ func commonChecks(t *testing.T, objs []obj) {
 		}
 	}
 
-	// The CRD is the generated one, byte for byte after parsing.
-	crd := one(t, objs, "CustomResourceDefinition")
-	raw, err := os.ReadFile("../../crds/" + crdName + ".yaml")
-	if err != nil {
-		t.Fatal(err)
+	// The CRDs are the generated ones (every file of crds/, whatever the
+	// values), byte for byte after parsing.
+	crdFiles, _ := filepath.Glob("../../crds/*.yaml")
+	if len(crdFiles) == 0 || len(find(objs, "CustomResourceDefinition")) != len(crdFiles) {
+		t.Errorf("want the %d CRDs of crds/, got %d", len(crdFiles), len(find(objs, "CustomResourceDefinition")))
 	}
-	var want obj
-	if err := yaml.Unmarshal(raw, &want); err != nil {
-		t.Fatal(err)
+	for _, f := range crdFiles {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want obj
+		if err := yaml.Unmarshal(raw, &want); err != nil {
+			t.Fatal(err)
+		}
+		name := get(want, "metadata", "name").(string)
+		crds := named(objs, "CustomResourceDefinition", name)
+		if len(crds) != 1 {
+			t.Errorf("want one CRD %s (from %s), got %d", name, f, len(crds))
+			continue
+		}
+		eq(t, "CRD "+name, crds[0], want)
 	}
-	eq(t, "CRD", crd, want)
 
 	d := one(t, objs, "Deployment")
 	pod := get(d, "spec", "template", "spec").(obj)
@@ -313,6 +357,7 @@ func commonChecks(t *testing.T, objs []obj) {
 	if a[0] != "run" || !slices.Contains(a, "--http-addr=0.0.0.0:8080") {
 		t.Errorf("args %v: want run ... --http-addr=0.0.0.0:8080", a)
 	}
+	endpointRBACChecks(t, objs, a)
 	env := envByName(t, objs)
 	eq(t, "POD_NAME", env["POD_NAME"], obj{"name": "POD_NAME",
 		"valueFrom": obj{"fieldRef": obj{"fieldPath": "metadata.name"}}})
@@ -347,11 +392,73 @@ func commonChecks(t *testing.T, objs []obj) {
 		[]obj{{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}})
 }
 
+// endpointRBACChecks: --vpc-endpoints=true and the vpcendpoints RBAC go
+// together (vpcEndpoints.enabled). On: every Role/ClusterRole with the
+// operator's rules on vpcendpointservices has the same on vpcendpoints, and the
+// CRD check covers its CRD. Off: no Role or ClusterRole of the chart mentions
+// vpcendpoints or its CRD.
+func endpointRBACChecks(t *testing.T, objs []obj, a []string) {
+	t.Helper()
+	on := slices.Contains(a, "--vpc-endpoints=true")
+	if !on && !slices.Contains(a, "--vpc-endpoints=false") {
+		t.Errorf("args %v: want --vpc-endpoints=true or --vpc-endpoints=false", a)
+	}
+	for _, o := range objs {
+		kind := o["kind"].(string)
+		if kind != "Role" && kind != "ClusterRole" {
+			continue
+		}
+		where := kind + " " + get(o, "metadata", "name").(string)
+		if ns, ok := get(o, "metadata", "namespace").(string); ok {
+			where += " in " + ns
+		}
+		var rules []rule
+		if err := json.Unmarshal(mustJSON(t, o["rules"]), &rules); err != nil {
+			t.Fatal(err)
+		}
+		mentions, operatorRole := false, false
+		for _, r := range rules {
+			for _, res := range r.Resources {
+				mentions = mentions || res == "vpcendpoints" || strings.HasPrefix(res, "vpcendpoints/")
+				operatorRole = operatorRole || res == "vpcendpointservices/status"
+			}
+			mentions = mentions || slices.Contains(r.ResourceNames, endpointCrdName)
+			if on && slices.Contains(r.ResourceNames, crdName) && !slices.Contains(r.ResourceNames, endpointCrdName) {
+				t.Errorf("%s: the CRD check lacks %s (--vpc-endpoints=true)", where, endpointCrdName)
+			}
+		}
+		if !on && mentions {
+			t.Errorf("%s mentions vpcendpoints with --vpc-endpoints=false", where)
+		}
+		if on && operatorRole {
+			for _, want := range endpointRules {
+				if !slices.ContainsFunc(rules, func(r rule) bool { return reflect.DeepEqual(r, want) }) {
+					t.Errorf("%s lacks %v (--vpc-endpoints=true)", where, want)
+				}
+			}
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // aggregatedRoleChecks: the -view/-edit ClusterRoles (rbac.aggregateToDefaultRoles)
 // carry the aggregation labels, grant exactly the documented verbs on the
-// custom resource only, and are bound to nobody.
+// custom resources only (vpcendpoints with --vpc-endpoints=true), and are
+// bound to nobody.
 func aggregatedRoleChecks(t *testing.T, objs []obj) {
 	t.Helper()
+	resources := []string{"vpcendpointservices"}
+	if slices.Contains(args(t, objs), "--vpc-endpoints=true") {
+		resources = append(resources, "vpcendpoints")
+	}
 	for _, c := range []struct {
 		suffix, label string
 		verbs         []string
@@ -363,7 +470,7 @@ func aggregatedRoleChecks(t *testing.T, objs []obj) {
 		for _, r := range named(objs, "ClusterRole", "privatelink-operator-"+c.suffix) {
 			eq(t, c.suffix+" aggregation label", get(r, "metadata", "labels", c.label), "true")
 			eq(t, c.suffix+" rules", r["rules"], []rule{{APIGroups: []string{"privatelink.alicloud.dev"},
-				Resources: []string{"vpcendpointservices"}, Verbs: c.verbs}})
+				Resources: resources, Verbs: c.verbs}})
 			for _, b := range find(objs, "ClusterRoleBinding") {
 				if get(b, "roleRef", "name") == get(r, "metadata", "name") {
 					t.Errorf("aggregated ClusterRole %v must not be bound by the chart", get(r, "metadata", "name"))
@@ -386,7 +493,7 @@ func TestChartDefaults(t *testing.T) {
 	objs := render(t)
 	commonChecks(t, objs)
 	eq(t, "kinds", kinds(objs), []string{"ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding",
-		"CustomResourceDefinition", "Deployment", "NetworkPolicy", "Service", "ServiceAccount"})
+		"CustomResourceDefinition", "CustomResourceDefinition", "Deployment", "NetworkPolicy", "Service", "ServiceAccount"})
 	eq(t, "ClusterRole rules", operatorClusterRole(t, objs)["rules"], append(slices.Clone(baseRules), secretRule))
 	for _, kind := range []string{"ServiceMonitor", "PodMonitor", "PodDisruptionBudget", "Role", "RoleBinding"} {
 		if n := len(find(objs, kind)); n != 0 {
@@ -417,7 +524,7 @@ func TestChartDefaults(t *testing.T) {
 	eq(t, "image", c["image"], "ghcr.io/privatelink-operator/privatelink-operator:"+chartAppVersion(t))
 	eq(t, "args", args(t, objs), []string{"run", "--concurrency=8", "--resync-seconds=600",
 		"--terminal-retry-seconds=1800", "--connection-poll-seconds=30", "--qps=20", "--burst=40", "--request-timeout-seconds=15",
-		"--http-addr=0.0.0.0:8080", "--log-format=json", "--watch-services=true"})
+		"--http-addr=0.0.0.0:8080", "--log-format=json", "--watch-services=true", "--vpc-endpoints=true"})
 	eq(t, "env names", slices.Sorted(func(yield func(string) bool) {
 		for k := range envByName(t, objs) {
 			if !yield(k) {
@@ -598,12 +705,49 @@ func TestChartAggregatedRolesOff(t *testing.T) {
 func TestChartWiringOff(t *testing.T) {
 	objs := render(t, "-f", filepath.Join(chartDir, "ci/wiring-off-values.yaml"))
 	commonChecks(t, objs)
-	want := slices.DeleteFunc(slices.Clone(baseRules), func(r rule) bool {
+	want := slices.DeleteFunc(withoutEndpoints(baseRules), func(r rule) bool {
 		return slices.Equal(r.Resources, servicesRule.Resources) || slices.Equal(r.Resources, configMapsRule.Resources)
 	})
-	eq(t, "ClusterRole rules: no Services, no ConfigMaps", operatorClusterRole(t, objs)["rules"], append(want, secretRule))
-	if !slices.Contains(args(t, objs), "--watch-services=false") {
-		t.Errorf("args %v: want --watch-services=false", args(t, objs))
+	eq(t, "ClusterRole rules: no Services, no ConfigMaps, no VpcEndpoints", operatorClusterRole(t, objs)["rules"],
+		append(want, secretRule))
+	for _, w := range []string{"--watch-services=false", "--vpc-endpoints=false"} {
+		if !slices.Contains(args(t, objs), w) {
+			t.Errorf("args %v: want %s", args(t, objs), w)
+		}
+	}
+}
+
+// vpcEndpoints.enabled=false: no vpcendpoints rules (operator, CRD check,
+// aggregated roles) and --vpc-endpoints=false; both CRDs still ship.
+func TestChartVpcEndpointsOff(t *testing.T) {
+	objs := render(t, "-f", filepath.Join(chartDir, "ci/vpc-endpoints-off-values.yaml"))
+	commonChecks(t, objs)
+	eq(t, "ClusterRole rules: no VpcEndpoints", operatorClusterRole(t, objs)["rules"],
+		append(withoutEndpoints(baseRules), secretRule))
+	a := args(t, objs)
+	if !slices.Contains(a, "--vpc-endpoints=false") || slices.Contains(a, "--vpc-endpoints=true") {
+		t.Errorf("args %v: want --vpc-endpoints=false", a)
+	}
+	for _, suffix := range []string{"view", "edit"} {
+		r := named(objs, "ClusterRole", "privatelink-operator-"+suffix)
+		if len(r) != 1 {
+			t.Fatalf("want one ClusterRole privatelink-operator-%s, got %d", suffix, len(r))
+		}
+		eq(t, suffix+" resources", get(r[0], "rules", 0, "resources"), []string{"vpcendpointservices"})
+	}
+	eq(t, "CRDs", len(find(objs, "CustomResourceDefinition")), 2)
+
+	// With watchNamespaces: the per-namespace Roles drop the vpcendpoints rules too.
+	objs = render(t, "-f", filepath.Join(chartDir, "ci/vpc-endpoints-off-values.yaml"),
+		"--set", "watchNamespaces={team-a,team-b}")
+	commonChecks(t, objs)
+	eq(t, "ClusterRole rules", operatorClusterRole(t, objs)["rules"], []rule{serviceCrdRule})
+	roles := named(objs, "Role", "privatelink-operator")
+	if len(roles) != 2 {
+		t.Fatalf("want a Role privatelink-operator in team-a and team-b, got %d", len(roles))
+	}
+	for _, r := range roles {
+		eq(t, "watch Role rules without VpcEndpoints", r["rules"], append(withoutEndpoints(nsRules), secretRule))
 	}
 }
 

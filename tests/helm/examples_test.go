@@ -36,9 +36,20 @@ func TestFluxHelmRelease(t *testing.T) {
 	if len(ks) != 2 || get(ks[0], "spec", "path") != "./deploy/manifests" {
 		t.Fatalf("flux-kustomization.yaml: want 2 Kustomizations, the first for ./deploy/manifests")
 	}
-	patch, _ := get(ks[0], "spec", "patches", 0, "patch").(string)
-	if !strings.Contains(patch, "kustomize.toolkit.fluxcd.io/prune: disabled") {
-		t.Error("the manifests Kustomization must keep Flux from pruning the CRD")
+	// Every CRD (VpcEndpointService and VpcEndpoint) is patched not to be pruned.
+	for _, name := range []string{crdName, endpointCrdName} {
+		found := false
+		for _, p := range get(ks[0], "spec", "patches").([]any) {
+			patch, _ := get(p, "patch").(string)
+			if get(p, "target", "kind") == "CustomResourceDefinition" && get(p, "target", "name") == name &&
+				strings.Contains(patch, "name: "+name+"\n") &&
+				strings.Contains(patch, "kustomize.toolkit.fluxcd.io/prune: disabled") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("the manifests Kustomization must keep Flux from pruning the CRD %s", name)
+		}
 	}
 }
 

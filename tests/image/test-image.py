@@ -11,7 +11,7 @@ read-only bind mount of that directory when mounts are permitted:
 
     chroot <rootfs> /lib64/ld-linux-x86-64.so.2 --list /usr/bin/privatelink-operator   every library resolved
     chroot <rootfs> /usr/bin/privatelink-operator --version                              = Cargo.toml version
-    chroot <rootfs> /usr/bin/privatelink-operator crd                                   the CRD as YAML
+    chroot <rootfs> /usr/bin/privatelink-operator crd                                   the CRDs as YAML
 
 As root it chroots directly; otherwise inside `unshare -r` (then as uid 0 of that user namespace).
 """
@@ -215,11 +215,12 @@ def main():
         crd = run_in_image(rootfs, ["/" + BINARY, "crd"], env, readonly)
         lines = crd.stdout.splitlines()
         check(
-            "privatelink-operator crd prints the CRD as YAML",
+            "privatelink-operator crd prints both CRDs as YAML",
             crd.returncode == 0
             and lines[:1] == ["apiVersion: apiextensions.k8s.io/v1"]
-            and "kind: CustomResourceDefinition" in lines
-            and f"  name: {CRD}" in lines,
+            and lines.count("kind: CustomResourceDefinition") == 2
+            and f"  name: {CRD}" in lines
+            and "  name: vpcendpoints.privatelink.alicloud.dev" in lines,
             f"exit {crd.returncode}: {crd.stdout[:300]}{crd.stderr}",
         )
 

@@ -9,9 +9,9 @@
 #                                    DISPOSABLE apiserver (the testenv: .testenv/admin.kubeconfig)
 #
 # Generated files (never edit by hand):
-#   deploy/helm/privatelink-operator/crds/<crd>.yaml   copy of crds/<crd>.yaml
+#   deploy/helm/privatelink-operator/crds/<crd>.yaml   copy of crds/<crd>.yaml, for every CRD (crd_names)
 #   deploy/manifests/privatelink-operator.yaml         helm template, default values
-#   deploy/argocd/argocd-cm-patch.yaml                 wraps deploy/argocd/health.lua
+#   deploy/argocd/argocd-cm-patch.yaml                 wraps deploy/argocd/health.lua (one key per kind)
 #   deploy/helm/privatelink-operator/README.md         helm-docs: README.md.gotmpl + values.yaml comments
 #
 # The check also runs `helm lint --strict` with the default values and every
@@ -30,9 +30,12 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 
 chart=deploy/helm/privatelink-operator
-crd_name=vpcendpointservices.privatelink.alicloud.dev
-crd_src="crds/$crd_name.yaml"
-crd_chart="$chart/crds/$crd_name.yaml"
+# Every CRD of the operator, one file per kind in crds/ (make crds), each
+# copied to the chart's crds/; argo_kinds: the kinds the Argo CD patch covers.
+crd_names=(vpcendpointservices.privatelink.alicloud.dev vpcendpoints.privatelink.alicloud.dev)
+argo_kinds=(VpcEndpointService VpcEndpoint)
+crd_srcs=()
+for n in "${crd_names[@]}"; do crd_srcs+=("crds/$n.yaml"); done
 manifest=deploy/manifests/privatelink-operator.yaml
 release=privatelink-operator
 namespace=privatelink-system
@@ -62,9 +65,13 @@ metadata:
   name: argocd-cm
   namespace: argocd
 data:
-  resource.customizations.health.privatelink.alicloud.dev_VpcEndpointService: |
 HDR
-	sed -e 's/^/    /' -e 's/^    $//' deploy/argocd/health.lua
+	# One script for every kind: they share the conditions (kstatus).
+	local k
+	for k in "${argo_kinds[@]}"; do
+		echo "  resource.customizations.health.privatelink.alicloud.dev_$k: |"
+		sed -e 's/^/    /' -e 's/^    $//' deploy/argocd/health.lua
+	done
 }
 
 # The chart README (helm-docs from README.md.gotmpl and the `# --` comments of values.yaml), to stdout.
@@ -105,10 +112,11 @@ kubeconform_schemas() {
 	read -r -a mon <<<"$(monitoring_crds)"
 	out=target/testbin/kubeconform-schemas
 	stamp="$out/.stamp"
-	want="$(cat "$swagger" "$crd_src" "${mon[@]}" tests/helm/openapi2jsonschema/main.go | sha256sum | cut -d' ' -f1)"
+	want="$(cat "$swagger" "${crd_srcs[@]}" "${mon[@]}" tests/helm/openapi2jsonschema/main.go | sha256sum | cut -d' ' -f1)"
 	if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
 		rm -rf "$out"
-		(cd tests/helm && go run ./openapi2jsonschema -swagger "$swagger" -out "../../$out" "../../$crd_src" "${mon[@]}") >&2
+		(cd tests/helm && go run ./openapi2jsonschema -swagger "$swagger" -out "../../$out" \
+			"${crd_srcs[@]/#/../../}" "${mon[@]}") >&2
 		printf '%s\n' "$want" >"$stamp"
 	fi
 	echo "$root/$out"
@@ -119,8 +127,9 @@ kubeconform_schemas() {
 # CRDs for real, then real `helm install` (not a dry run) with the default
 # values into a fresh namespace, and `helm upgrade` through watchNamespaces
 # (ci/watch-namespaces-values.yaml: monitors, PDB, extraObjects, ...), leader
-# election + secretNamespaces, and back to the defaults, checking the
-# operator ServiceAccount's permissions with `kubectl auth can-i` after each;
+# election + secretNamespaces + vpcEndpoints.enabled=false, and back to the
+# defaults, checking the operator ServiceAccount's permissions on both kinds
+# with `kubectl auth can-i` after each;
 # then server-side dry runs of deploy/manifests and the examples, and `helm
 # uninstall`. Everything it creates carries a random suffix; namespaces are
 # deleted without waiting. CRDs are applied idempotently and left in place
@@ -147,12 +156,14 @@ check_live() {
 	trap cleanup EXIT
 	live_fail() { echo "check-deploy live: $*" >&2; exit 1; }
 
-	kubectl apply --server-side --force-conflicts -f "$crd_src" >/dev/null ||
-		live_fail "the apiserver rejects $crd_src"
+	for f in "${crd_srcs[@]}"; do
+		kubectl apply --server-side --force-conflicts -f "$f" >/dev/null ||
+			live_fail "the apiserver rejects $f"
+	done
 	for f in $(monitoring_crds); do mon_args+=(-f "$f"); done
 	kubectl apply --server-side --force-conflicts "${mon_args[@]}" >/dev/null ||
 		live_fail "the apiserver rejects the generated monitoring.coreos.com CRDs"
-	kubectl wait --for=condition=Established "crd/$crd_name" crd/servicemonitors.monitoring.coreos.com \
+	kubectl wait --for=condition=Established "${crd_names[@]/#/crd/}" crd/servicemonitors.monitoring.coreos.com \
 		crd/podmonitors.monitoring.coreos.com --timeout=60s >/dev/null
 	kubectl create namespace "$team" >/dev/null
 	kubectl create namespace "$other" >/dev/null
@@ -170,16 +181,25 @@ check_live() {
 		live_fail "can-i $* as $sa: got '$got', want '$want'"
 	}
 	eps=vpcendpointservices.privatelink.alicloud.dev
+	ep=vpcendpoints.privatelink.alicloud.dev
+	# The Deployment's --vpc-endpoints argument (vpcEndpoints.enabled).
+	vpc_endpoints_arg() {
+		kubectl -n "$ns" get deployment -l "app.kubernetes.io/instance=$rel" \
+			-o jsonpath='{.items[0].spec.template.spec.containers[0].args}' | grep -o -- '--vpc-endpoints=[a-z]*'
+	}
 
 	# 1. Default values, a real install.
 	"$HELM" install "$rel" "$chart" -n "$ns" --create-namespace >/dev/null || live_fail "helm install (defaults) failed"
-	can yes watch "$eps" -A
-	can yes patch "$eps/status" -n "$team"
-	can yes update "$eps/finalizers" -n "$team"
-	can no delete "$eps" -n "$team"
+	for f in "$eps" "$ep"; do
+		can yes watch "$f" -A
+		can yes patch "$f/status" -n "$team"
+		can yes update "$f/finalizers" -n "$team"
+		can no delete "$f" -n "$team"
+		can yes get "customresourcedefinitions.apiextensions.k8s.io/$f"
+	done
 	can yes create events.events.k8s.io -n "$team"
-	can yes get "customresourcedefinitions.apiextensions.k8s.io/$crd_name"
 	can no get customresourcedefinitions.apiextensions.k8s.io/other.example.com
+	[[ "$(vpc_endpoints_arg)" == --vpc-endpoints=true ]] || live_fail "defaults: the Deployment lacks --vpc-endpoints=true"
 	can yes get secrets -n "$other"
 	can no list secrets -n "$team"
 	can no update leases.coordination.k8s.io -n "$ns"
@@ -195,28 +215,42 @@ check_live() {
 	"$HELM" upgrade "$rel" "$chart" -n "$ns" -f "$chart/ci/watch-namespaces-values.yaml" \
 		--set "watchNamespaces={$team,$team2}" >/dev/null || live_fail "helm upgrade to watchNamespaces failed"
 	can no watch "$eps" -A
+	can no watch "$ep" -A
 	can no get secrets -n "$other"
 	for n in "$team" "$team2"; do
-		can yes watch "$eps" -n "$n"
-		can yes patch "$eps/status" -n "$n"
+		for f in "$eps" "$ep"; do
+			can yes watch "$f" -n "$n"
+			can yes patch "$f/status" -n "$n"
+			can yes update "$f/finalizers" -n "$n"
+		done
 		can yes create events.events.k8s.io -n "$n"
 		can yes get secrets -n "$n"
 		can yes patch secrets -n "$n"
 		can no list secrets -n "$n"
 	done
 	can no watch "$eps" -n "$other"
+	can no watch "$ep" -n "$other"
 	can no create events.events.k8s.io -n "$other"
-	can yes get "customresourcedefinitions.apiextensions.k8s.io/$crd_name"
+	can yes get "customresourcedefinitions.apiextensions.k8s.io/$eps"
+	can yes get "customresourcedefinitions.apiextensions.k8s.io/$ep"
 	can yes update leases.coordination.k8s.io -n "$ns"
 	[[ "$(kubectl -n "$ns" get servicemonitor,podmonitor,poddisruptionbudget -o name | wc -l)" == 3 ]] &&
 		kubectl -n "$ns" get configmap privatelink-operator-ca privatelink-operator-proxy -o name >/dev/null ||
 		live_fail "watchNamespaces variant: a monitor, the PDB or an extraObjects ConfigMap is missing"
 
-	# 3. Leader election and secretNamespaces (Secrets in $team only).
+	# 3. Leader election, secretNamespaces (Secrets in $team only) and the
+	#    VpcEndpoint kind off (no vpcendpoints rights, --vpc-endpoints=false).
 	"$HELM" upgrade "$rel" "$chart" -n "$ns" --reset-values \
-		--set leaderElection.enabled=true --set "rbac.secretNamespaces={$team}" >/dev/null ||
-		live_fail "helm upgrade to leader election + secretNamespaces failed"
+		--set leaderElection.enabled=true --set "rbac.secretNamespaces={$team}" \
+		--set vpcEndpoints.enabled=false >/dev/null ||
+		live_fail "helm upgrade to leader election + secretNamespaces + vpcEndpoints off failed"
 	can yes watch "$eps" -A
+	can no watch "$ep" -A
+	can no patch "$ep/status" -n "$team"
+	can no update "$ep/finalizers" -n "$team"
+	can no get "customresourcedefinitions.apiextensions.k8s.io/$ep"
+	[[ "$(vpc_endpoints_arg)" == --vpc-endpoints=false ]] ||
+		live_fail "vpcEndpoints.enabled=false: the Deployment lacks --vpc-endpoints=false"
 	can yes get secrets -n "$team"
 	can no get secrets -n "$other"
 	can yes patch secrets -n "$team"
@@ -224,9 +258,12 @@ check_live() {
 	can yes update leases.coordination.k8s.io -n "$ns"
 	can no update leases.coordination.k8s.io -n "$team"
 
-	# 4. Back to the defaults: leader election off (strategy change), secrets cluster-wide.
+	# 4. Back to the defaults: leader election off (strategy change), secrets
+	#    cluster-wide, VpcEndpoint on again.
 	"$HELM" upgrade "$rel" "$chart" -n "$ns" --reset-values >/dev/null || live_fail "helm upgrade to the defaults failed"
 	can yes get secrets -n "$other"
+	can yes watch "$ep" -A
+	can yes patch "$ep/status" -n "$other"
 	can no update leases.coordination.k8s.io -n "$ns"
 	[[ -z "$(kubectl -n "$ns" get servicemonitor,podmonitor,poddisruptionbudget -o name)" ]] ||
 		live_fail "monitors or PDB left after the upgrade to the defaults"
@@ -239,18 +276,20 @@ check_live() {
 	"$HELM" uninstall "$rel" -n "$ns" >/dev/null || live_fail "helm uninstall failed"
 	[[ -z "$(kubectl get clusterrole,clusterrolebinding -o name -l "app.kubernetes.io/instance=$rel")" ]] ||
 		live_fail "cluster-scoped objects left after helm uninstall"
-	echo "check-deploy live: OK in $((SECONDS - start))s (install, watchNamespaces, leader election, RBAC, upgrades, dry runs, uninstall)"
+	echo "check-deploy live: OK in $((SECONDS - start))s (install, watchNamespaces, leader election, vpcEndpoints off, RBAC, upgrades, dry runs, uninstall)"
 }
 
-[[ -f "$crd_src" ]] || { echo "check-deploy: $crd_src is missing (make crds)" >&2; exit 1; }
+for f in "${crd_srcs[@]}"; do
+	[[ -f "$f" ]] || { echo "check-deploy: $f is missing (make crds)" >&2; exit 1; }
+done
 
 if [[ "$mode" == render ]]; then
 	mkdir -p "$chart/crds" deploy/manifests
-	cp "$crd_src" "$crd_chart"
+	for n in "${crd_names[@]}"; do cp "crds/$n.yaml" "$chart/crds/$n.yaml"; done
 	render_manifest >"$manifest"
 	render_argo_patch >"$argo_patch"
 	render_chart_docs >"$chart/README.md"
-	echo "rendered $crd_chart, $manifest, $argo_patch, $chart/README.md"
+	echo "rendered $chart/crds/ (${crd_names[*]}), $manifest, $argo_patch, $chart/README.md"
 	exit 0
 fi
 if [[ "$mode" == docs ]]; then
@@ -268,13 +307,19 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
 # 1. Generated files are up to date.
-cmp -s "$crd_src" "$crd_chart" || err "$crd_chart differs from $crd_src; run make manifests"
+for n in "${crd_names[@]}"; do
+	cmp -s "crds/$n.yaml" "$chart/crds/$n.yaml" || err "$chart/crds/$n.yaml differs from crds/$n.yaml; run make manifests"
+done
+# crds/ holds exactly the CRDs of crd_names (a new kind must be listed there).
+[[ "$(cd crds && ls -- *.yaml | sort)" == "$(printf '%s.yaml\n' "${crd_names[@]}" | sort)" ]] ||
+	err "crds/ has other files than ${crd_names[*]/%/.yaml}: add the new CRD to crd_names in $0"
 render_manifest >"$tmp/manifest.yaml"
 diff -u "$manifest" "$tmp/manifest.yaml" >"$tmp/manifest.diff" ||
 	{ head -50 "$tmp/manifest.diff" >&2; err "$manifest is stale; run make manifests"; }
 render_argo_patch >"$tmp/argo.yaml"
 diff -u "$argo_patch" "$tmp/argo.yaml" >/dev/null || err "$argo_patch is stale; run make manifests"
-[[ -z "$(ls "$chart/crds" | grep -vx "$crd_name.yaml")" ]] || err "unexpected files in $chart/crds"
+[[ "$(ls "$chart/crds" | sort)" == "$(printf '%s.yaml\n' "${crd_names[@]}" | sort)" ]] ||
+	err "unexpected or missing files in $chart/crds (want ${crd_names[*]/%/.yaml})"
 render_chart_docs >"$tmp/README.md" || err "helm-docs failed"
 diff -u "$chart/README.md" "$tmp/README.md" >"$tmp/readme.diff" ||
 	{ head -30 "$tmp/readme.diff" >&2; err "$chart/README.md (values table) is stale; run make chart-docs"; }
@@ -297,7 +342,7 @@ done
 
 # 4. kubeconform -strict, offline. Schemas: the Kubernetes OpenAPI
 #    (swagger.json) of the k8s.io/kubernetes module that tests/apiserver
-#    builds the test apiserver from, our CRD, and the ServiceMonitor/PodMonitor
+#    builds the test apiserver from, our CRDs, and the ServiceMonitor/PodMonitor
 #    CRDs generated from the prometheus-operator Go types (monitoring_crds).
 #    No -skip and no remote schema location: a kind without a schema fails.
 #    The default values are validated as deploy/manifests (their render, see

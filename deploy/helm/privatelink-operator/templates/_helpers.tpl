@@ -90,12 +90,20 @@ vpcendpointservices.privatelink.alicloud.dev
 {{- end }}
 
 {{/*
-RBAC rules of the operator for its namespaced work: the custom resource and
+Name of the consumer kind's CRD (VpcEndpoint, vpcEndpoints.enabled), for resourceNames in RBAC.
+*/}}
+{{- define "privatelink-operator.endpointCrdName" -}}
+vpcendpoints.privatelink.alicloud.dev
+{{- end }}
+
+{{/*
+RBAC rules of the operator for its namespaced work: the custom resources and
 Events. In the ClusterRole by default, in a Role per namespace with
 watchNamespaces.
 */}}
 {{- define "privatelink-operator.namespacedRules" -}}
-# The custom resource: watch, add/remove the finalizer, write status (SSA).
+# The custom resource VpcEndpointService: watch, add/remove the finalizer, write
+# status (SSA).
 - apiGroups: ["privatelink.alicloud.dev"]
   resources: ["vpcendpointservices"]
   verbs: ["get", "list", "watch", "patch", "update"]
@@ -106,6 +114,19 @@ watchNamespaces.
 - apiGroups: ["privatelink.alicloud.dev"]
   resources: ["vpcendpointservices/finalizers"]
   verbs: ["update"]
+{{- if .Values.vpcEndpoints.enabled }}
+# The consumer kind VpcEndpoint (vpcEndpoints.enabled, --vpc-endpoints): the
+# same rights (watch, finalizer, status through SSA).
+- apiGroups: ["privatelink.alicloud.dev"]
+  resources: ["vpcendpoints"]
+  verbs: ["get", "list", "watch", "patch", "update"]
+- apiGroups: ["privatelink.alicloud.dev"]
+  resources: ["vpcendpoints/status"]
+  verbs: ["get", "patch", "update"]
+- apiGroups: ["privatelink.alicloud.dev"]
+  resources: ["vpcendpoints/finalizers"]
+  verbs: ["update"]
+{{- end }}
 # Kubernetes Events (events.k8s.io/v1) from the shared Recorder.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
@@ -118,8 +139,8 @@ watchNamespaces.
   verbs: ["get", "list", "watch"]
 {{- end }}
 {{- if .Values.exportToConfigMaps.enabled }}
-# spec.exportTo: the ConfigMap the operator creates and owns (it never
-# overwrites one it does not own; it deletes only its own).
+# spec.exportTo (both kinds): the ConfigMap the operator creates and owns (it
+# never overwrites one it does not own; it deletes only its own).
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["get", "create", "patch", "delete"]
