@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use kube::api::{DynamicObject, PostParams};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
 use serde_json::Value;
 
 use crate::harness::*;
@@ -75,7 +75,12 @@ async fn invalid_manifests_are_rejected_by_the_api_server() {
 
     let mut failures = Vec::new();
     for case in &cases {
-        let api = if case.base.is_some() { ctx.api_in(&quiet_ns) } else { ctx.api() };
+        let ns = if case.base.is_some() { quiet_ns.as_str() } else { ctx.ns.as_str() };
+        let kind = case.manifest["kind"].as_str().unwrap_or(KIND);
+        let gvk = GroupVersionKind::gvk(GROUP, VERSION, kind);
+        let plural = format!("{}s", kind.to_ascii_lowercase());
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(ctx.client.clone(), ns, &ApiResource::from_gvk_with_plural(&gvk, &plural));
         let result = match &case.base {
             None => {
                 let obj: DynamicObject = serde_json::from_value(case.manifest.clone()).unwrap();
@@ -124,4 +129,6 @@ async fn invalid_manifests_are_rejected_by_the_api_server() {
     assert_eq!(services.len(), 1, "only the canary reached the cloud: {services:#?}");
     let creates = sim.calls(CREATE).await;
     assert_eq!(creates.len(), 1, "only the canary's Create reached the cloud: {creates:#?}");
+    let endpoint_creates = sim.calls("CreateVpcEndpoint").await;
+    assert!(endpoint_creates.is_empty(), "no endpoint reached the cloud: {endpoint_creates:#?}");
 }
