@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make demo: from a fresh machine to a Ready VpcEndpointService in one command.
+# make demo: from a fresh machine to a Ready VpcEndpointService and a VpcEndpoint (account B) connected
+# to it, in one command.
 #   build (first time: kube-apiserver from Go modules, minutes) -> testenv-up -> operator in the
 #   background -> kubectl apply deploy/examples/demo.yaml -> kubectl wait Ready -> show it.
 set -euo pipefail
@@ -50,9 +51,17 @@ if ! kubectl wait -n "$DEMO_NAMESPACE" --for=condition=Ready "epsrv/$NAME" --tim
   exit 1
 fi
 
+echo "demo: kubectl wait --for=condition=Ready vpce/demo-endpoint --timeout=90s   (the consumer side, account B)"
+if ! kubectl wait -n "$DEMO_NAMESPACE" --for=condition=Ready "vpce/demo-endpoint" --timeout=90s; then
+  echo "demo: demo-endpoint did not become Ready; its status and the operator log:" >&2
+  kubectl get -n "$DEMO_NAMESPACE" vpce demo-endpoint -o yaml >&2 || true
+  tail -n 40 "$TESTENV_DIR/operator.log" >&2
+  exit 1
+fi
+
 echo
-echo "\$ kubectl get epsrv -n $DEMO_NAMESPACE -o wide"
-kubectl get epsrv -n "$DEMO_NAMESPACE" -o wide
+echo "\$ kubectl get epsrv,vpce -n $DEMO_NAMESPACE -o wide"
+kubectl get epsrv,vpce -n "$DEMO_NAMESPACE" -o wide
 echo
 echo "\$ kubectl get epsrv -n $DEMO_NAMESPACE $NAME -o yaml   (status)"
 kubectl get epsrv -n "$DEMO_NAMESPACE" "$NAME" -o yaml | sed -n '/^status:/,$p'
@@ -65,7 +74,10 @@ Play with it (the demo operator watches namespace $DEMO_NAMESPACE):
   source $TESTENV_DIR/env
   kubectl get epsrv -w                         # watch the printer columns
   kubectl edit epsrv $NAME              # e.g. change tags or serviceDescription
-  kubectl delete epsrv $NAME            # the finalizer waits for the cloud delete
+  kubectl delete epsrv $NAME            # waits for the consumer (DeletionBlocked) until you
+  kubectl delete vpce demo-endpoint            #   delete the endpoint; then both go
+  kubectl get cm demo-endpoint -o yaml         # what applications read (exportTo)
+  curl -s \$PRIVATELINK_SIM_ADMIN/endpoints    # account B's endpoint in the simulated cloud
   curl -s \$PRIVATELINK_SIM_ADMIN/services     # what the simulated cloud holds
   curl -s \$PRIVATELINK_SIM_ADMIN/journal      # every API call the operator made
   curl -s -XPOST \$PRIVATELINK_SIM_ADMIN/faults -d '{"action":"CreateVpcEndpointService","kind":"throttle","count":3}'
