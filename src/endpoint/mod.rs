@@ -803,7 +803,13 @@ async fn converge(
         };
         return settle(obj, ctx, api, st, phase, Wait::Soon(Duration::from_secs(1))).await;
     }
-    let (mut phase, wait) = plan::phase(&attrs, &next, base.settings.connection_poll, base.settings.resync);
+    let (mut phase, wait) = plan::phase(
+        &attrs,
+        &next,
+        is_ready_for_generation(obj),
+        base.settings.connection_poll,
+        base.settings.resync,
+    );
     if let Next::Act(step) = &next
         && observe_only(obj)
         && phase.is_ready()

@@ -136,7 +136,30 @@ pub fn next(
 /// The phase of an endpoint the operator has nothing to change on, and when to look again:
 /// `Ready=True` only when it is Active and its connection Connected. `poll`: the connection poll
 /// interval (how soon an owner's approval is noticed), `resync`: the drift-check interval.
-pub fn phase(attrs: &EndpointAttributes, next: &Next, poll: Duration, resync: Duration) -> (Phase, Wait) {
+/// `was_ready`: Ready for this generation already — then a drift correction in progress (the endpoint
+/// `Pending` while a security group changes, a zone being re-added) keeps it Ready: it still carries
+/// traffic, and Argo CD / Flux must not see a flap.
+pub fn phase(
+    attrs: &EndpointAttributes,
+    next: &Next,
+    was_ready: bool,
+    poll: Duration,
+    resync: Duration,
+) -> (Phase, Wait) {
+    let (phase, wait) = settled_phase(attrs, next, poll, resync);
+    let connected = attrs.connection() == ConnectionStatus::Connected;
+    match phase {
+        Phase::Progressing { reason, message } if was_ready && connected && reason == "Updating" => (
+            Phase::Available {
+                message: format!("endpoint {} is Connected; correcting drift: {message}", attrs.endpoint_id),
+            },
+            wait,
+        ),
+        other => (other, wait),
+    }
+}
+
+fn settled_phase(attrs: &EndpointAttributes, next: &Next, poll: Duration, resync: Duration) -> (Phase, Wait) {
     let id = &attrs.endpoint_id;
     let progressing =
         |reason: &str, message: String| (Phase::Progressing { reason: reason.into(), message }, Wait::Poll);
@@ -385,7 +408,7 @@ mod tests {
             ("Pending", "Connected", "Updating", false, false),
         ];
         for (status, conn, want_reason, ready, stalled) in cases {
-            let (p, _) = phase(&attrs(status, conn), &Next::InSync, poll, resync);
+            let (p, _) = phase(&attrs(status, conn), &Next::InSync, false, poll, resync);
             let reason = match &p {
                 Phase::Progressing { reason, .. } | Phase::Failed { reason, .. } => reason.clone(),
                 Phase::Available { .. } => "Available".into(),
@@ -395,10 +418,20 @@ mod tests {
             assert_eq!(p.is_ready(), ready, "{status}/{conn}");
             assert_eq!(matches!(p, Phase::Failed { terminal: true, .. }), stalled, "{status}/{conn}");
         }
-        let (p, w) =
-            phase(&attrs("Active", "Connected"), &Next::Settling("zone b is Creating".into()), poll, resync);
-        assert!(!p.is_ready());
+        let settling = Next::Settling("zone b is Creating".into());
+        let (p, w) = phase(&attrs("Active", "Connected"), &settling, false, poll, resync);
+        assert!(!p.is_ready(), "a new generation shows Updating until it is in place");
         assert_eq!(w, Wait::Poll);
+        // Drift corrected on a Ready endpoint: still Ready, still polled.
+        for (status, conn, still) in
+            [("Active", "Connected", true), ("Pending", "Connected", true), ("Active", "Disconnected", false)]
+        {
+            let (p, w) = phase(&attrs(status, conn), &settling, true, poll, resync);
+            assert_eq!(p.is_ready(), still, "{status}/{conn}");
+            if still {
+                assert_eq!(w, Wait::Poll);
+            }
+        }
     }
 
     #[test]

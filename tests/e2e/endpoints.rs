@@ -8,6 +8,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
 };
+use privatelink_operator::alicloud::ops::{AttachSecurityGroup, RemoveZoneFromVpcEndpoint};
 use serde_json::{Value, json};
 
 use crate::harness::*;
@@ -157,6 +158,58 @@ async fn both_sides_go_ready_together_and_leave_nothing_behind() {
         .collect();
     assert_eq!(order, ["AttachSecurityGroupToVpcEndpoint", "DetachSecurityGroupFromVpcEndpoint"]);
     wait_endpoint_ready(&ctx, "consumer-ep", |c| c["status"] == "True").await;
+
+    let ready = wait_endpoint_ready(&ctx, "consumer-ep", |c| c["status"] == "True").await;
+    let ready_since = condition(&ready, "Ready").unwrap()["lastTransitionTime"].clone();
+
+    // Drift made outside Kubernetes (account B in the console): a zone removed and a security group
+    // attached. The next full pass (reconcile-now here, the resync otherwise) puts the zone back and
+    // detaches the group, and the endpoint stays Ready throughout.
+    let b = Consumer::new(&sim, "sim-ak-other", "sim-secret-other");
+    let region = "cn-hangzhou".to_string();
+    b.call(&RemoveZoneFromVpcEndpoint {
+        region_id: region.clone(),
+        endpoint_id: eid.clone(),
+        zone_id: "cn-hangzhou-h".into(),
+    })
+    .await;
+    ctx.wait_until("B's zone removal to settle", Duration::from_secs(30), || async {
+        let e = sim_endpoints(&sim).await;
+        let zones = e.first().map(|e| e["zones"].clone()).unwrap_or(Value::Null);
+        if zones == json!([]) { Ok(()) } else { Err(format!("{zones}")) }
+    })
+    .await;
+    ctx.wait_until("B's security group attach to be accepted", Duration::from_secs(30), || async {
+        let attach = AttachSecurityGroup {
+            region_id: region.clone(),
+            endpoint_id: eid.clone(),
+            security_group_id: "sg-sim-b-1".into(),
+        };
+        b.try_call(&attach).await.map(|_| ()).map_err(|e| e.to_string())
+    })
+    .await;
+    let p = json!({"metadata": {"annotations": {RECONCILE_NOW: "drift"}}});
+    api.patch("consumer-ep", &PatchParams::default(), &Patch::Merge(&p)).await.unwrap();
+    ctx.wait_until("the drift to be corrected", Duration::from_secs(60), || async {
+        let e = sim_endpoints(&sim).await;
+        let (zones, groups) =
+            e.first().map(|e| (e["zones"].clone(), e["securityGroups"].clone())).unwrap_or_default();
+        if zones == json!(["cn-hangzhou-h"]) && groups == json!(["sg-sim-b-2"]) {
+            Ok(())
+        } else {
+            Err(format!("zones {zones} groups {groups}"))
+        }
+    })
+    .await;
+    let ep = wait_endpoint_ready(&ctx, "consumer-ep", |c| c["status"] == "True").await;
+    let ready = condition(&ep, "Ready").unwrap();
+    assert_eq!(
+        ready["lastTransitionTime"], ready_since,
+        "Ready never dropped while drift was corrected: {ready}"
+    );
+    let added: Vec<Value> =
+        sim.calls("AddZoneToVpcEndpoint").await.into_iter().filter(|c| c["code"] == "OK").collect();
+    assert_eq!(added.len(), 1, "the zone is added back once: {added:#?}");
 
     // Endpoint first, then the service: nothing is left in either account.
     api.delete("consumer-ep", &DeleteParams::default()).await.unwrap();
