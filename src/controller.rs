@@ -254,6 +254,22 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
     for api in &apis {
         api.list(&ListParams::default().limit(1)).await.map_err(StartupError::CrdMissing)?;
     }
+    // The consumer kind is optional: without its CRD (a Helm upgrade does not install new CRDs) or its
+    // RBAC, the operator says so once and serves VpcEndpointService alone instead of failing.
+    let mut cfg = cfg;
+    if cfg.endpoints {
+        let probe: Api<VpcEndpoint> = match cfg.namespaces.first() {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
+        if let Err(e) = probe.list(&ListParams::default().limit(1)).await {
+            warn!(
+                error = %e,
+                "VpcEndpoint is not served: its CRD is not queryable (install it with `kubectl apply --server-side -f crds/`, and grant the chart's RBAC); VpcEndpointService is served as usual"
+            );
+            cfg.endpoints = false;
+        }
+    }
 
     let metrics = Arc::new(Metrics::default());
     let cloud = AliCloudClient::new(&cfg.cloud, Some(metrics.clone()))?;
