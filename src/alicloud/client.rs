@@ -101,6 +101,9 @@ pub struct AliCloudClient {
     endpoint: Option<String>,
     sts_endpoint: String,
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
+    /// Access key ID → account ID, once known: Alibaba's rate limit is per account, so every key of one
+    /// account (several Secrets, RRSA's rotating STS keys) spends one budget.
+    budgets: Arc<parking_lot::RwLock<std::collections::HashMap<String, String>>>,
     metrics: Option<Arc<Metrics>>,
 }
 
@@ -171,8 +174,27 @@ impl AliCloudClient {
             sts_endpoint,
             endpoint: config.endpoint.clone(),
             limiter: Arc::new(RateLimiter::keyed(Quota::per_second(qps).allow_burst(burst))),
+            budgets: Arc::default(),
             metrics,
         })
+    }
+
+    /// Record which account an access key belongs to: from now on its calls spend that account's
+    /// budget (before, the key's own).
+    pub fn learn_account(&self, access_key_id: &str, account_id: &str) {
+        let mut budgets = self.budgets.write();
+        if budgets.len() >= 10_000 {
+            budgets.clear();
+        }
+        budgets.insert(access_key_id.to_string(), account_id.to_string());
+    }
+
+    /// The rate-limit key of a call: the account when known, else the access key.
+    fn budget_key(&self, creds: &Credentials) -> String {
+        match self.budgets.read().get(&creds.access_key_id) {
+            Some(account) => format!("account:{account}"),
+            None => format!("key:{}", creds.access_key_id),
+        }
     }
 
     /// The underlying HTTP client (shared with the STS exchange of RRSA).
@@ -219,7 +241,7 @@ impl AliCloudClient {
 
     /// Call an operation, waiting for the account's rate limit first.
     pub async fn call<O: Operation>(&self, creds: &Credentials, op: &O) -> Result<O::Response, CallError> {
-        self.limiter.until_key_ready(&creds.access_key_id).await;
+        self.limiter.until_key_ready(&self.budget_key(creds)).await;
         let endpoint = match O::PRODUCT {
             Product::PrivateLink => self.endpoint_for(op.region()),
             Product::Sts => self.sts_endpoint.clone(),
@@ -311,6 +333,26 @@ mod tests {
             mk(Some("privatelink-vpc.{region}.aliyuncs.com")).endpoint_for("cn-beijing"),
             "https://privatelink-vpc.cn-beijing.aliyuncs.com/"
         );
+    }
+
+    /// Two access keys of one account share the account's budget once the account is known.
+    #[tokio::test]
+    async fn keys_of_one_account_spend_one_budget() {
+        let client =
+            AliCloudClient::new(&ClientConfig { qps: 1, burst: 1, ..Default::default() }, None).unwrap();
+        let (a, b) = (Credentials::new("key-a", "s", None), Credentials::new("key-b", "s", None));
+        let key = |c: &Credentials| client.budget_key(c);
+        assert_ne!(key(&a), key(&b), "unknown accounts: one budget per key");
+        assert!(client.limiter.check_key(&key(&a)).is_ok());
+        assert!(client.limiter.check_key(&key(&b)).is_ok(), "another key, another budget");
+        client.learn_account("key-a", "1234567890123456");
+        client.learn_account("key-b", "1234567890123456");
+        assert_eq!(key(&a), key(&b));
+        assert!(client.limiter.check_key(&key(&a)).is_ok());
+        assert!(client.limiter.check_key(&key(&b)).is_err(), "the account's one token is spent");
+        client.learn_account("key-c", "9234567890123456");
+        let c = Credentials::new("key-c", "s", None);
+        assert!(client.limiter.check_key(&key(&c)).is_ok(), "another account is not slowed");
     }
 
     /// The captured SDK request 4 (§7): Get with an STS token, V1 signature.

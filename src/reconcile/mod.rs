@@ -452,6 +452,7 @@ impl Context {
         }
         let id =
             self.cloud.call(creds, &crate::alicloud::ops::GetCallerIdentity::default()).await?.account_id;
+        self.cloud.learn_account(&creds.access_key_id, &id);
         let mut accounts = self.accounts.lock();
         if accounts.len() >= 10_000 {
             accounts.clear();
