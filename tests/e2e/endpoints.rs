@@ -278,3 +278,30 @@ async fn a_lost_create_answer_yields_one_endpoint_and_an_unknown_service_is_repo
         sim.calls(CREATE_EP).await.into_iter().filter(|c| c["code"] == "EndpointServiceNotFound").count();
     assert_eq!(tries, 1, "a refused Create is not retried in a loop");
 }
+
+#[tokio::test]
+async fn disconnect_on_delete_lets_the_service_go_first_and_the_endpoint_reports_it() {
+    let ctx = Ctx::new("endpoints-cut").await;
+    let sim = ctx.start_sim(&[]).await;
+    let _op = operator(&ctx, &sim);
+    setup(&ctx).await;
+    ctx.wait_ready("provider").await;
+    wait_endpoint_ready(&ctx, "consumer-ep", |c| c["status"] == "True").await;
+
+    // The owner cuts the consumer on purpose: disconnectOnDelete, then delete the service.
+    let p = json!({"spec": {"disconnectOnDelete": true}});
+    ctx.api().patch("provider", &PatchParams::default(), &Patch::Merge(&p)).await.unwrap();
+    ctx.delete("provider").await;
+    ctx.wait_gone("provider", Duration::from_secs(90)).await;
+    assert!(sim.services().await.is_empty(), "the service is deleted");
+    let ep = wait_endpoint_ready(&ctx, "consumer-ep", |c| {
+        c["status"] == "False" && (c["reason"] == "Rejected" || c["reason"] == "ServiceGone")
+    })
+    .await;
+    assert_eq!(condition(&ep, "Stalled").unwrap()["status"], "True", "{:?}", ep.data["status"]);
+
+    // The consumer's endpoint is still deleted cleanly afterwards: nothing is left.
+    endpoints_api(&ctx).delete("consumer-ep", &DeleteParams::default()).await.unwrap();
+    wait_endpoint_gone(&ctx, "consumer-ep").await;
+    assert!(sim_endpoints(&sim).await.is_empty());
+}
