@@ -33,7 +33,7 @@ use crate::{
             AddZoneToVpcEndpoint, AttachSecurityGroup, CreateVpcEndpoint, DeleteVpcEndpoint,
             DetachSecurityGroup, EndpointAttributes, EndpointSecurityGroupRow, EndpointZoneRow,
             GetVpcEndpointAttribute, ListVpcEndpointSecurityGroups, ListVpcEndpointZones, ListVpcEndpoints,
-            RemoveZoneFromVpcEndpoint, TagParam, UpdateVpcEndpointAttribute, ZoneParam,
+            RemoveZoneFromVpcEndpoint, TagEndpoint, TagParam, UpdateVpcEndpointAttribute, ZoneParam,
         },
         signer::canonical_query,
         vocab::EndpointStatus,
@@ -45,6 +45,7 @@ use crate::{
     error::{Error, Result},
     reconcile::{
         Context, control, export, observe,
+        restore::{self, Ownership},
         schedule::{Gate, Wait},
         secrets,
         status::{self, Phase, apply_phase_to},
@@ -53,6 +54,47 @@ use crate::{
 
 /// Annotation naming an existing endpoint to adopt instead of creating one.
 pub const ADOPT_ANNOTATION: &str = "privatelink.alicloud.dev/adopt-endpoint-id";
+/// Annotation in which the operator records the endpoint's ID on the object itself, so a restored
+/// object (backups keep annotations, not status or UID) finds its endpoint instead of creating another.
+pub const ENDPOINT_ID_ANNOTATION: &str = "privatelink.alicloud.dev/endpoint-id";
+
+/// The endpoint ID and account recorded in the object's annotations.
+fn recorded(obj: &VpcEndpoint) -> (Option<&str>, Option<&str>) {
+    let a = obj.annotations();
+    let get = |k: &str| a.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    (get(ENDPOINT_ID_ANNOTATION), get(restore::ACCOUNT_ID_ANNOTATION))
+}
+
+/// Record the endpoint's ID and account in the object's annotations (only what changed).
+async fn record(
+    obj: &VpcEndpoint,
+    api: &Api<VpcEndpoint>,
+    endpoint_id: &str,
+    account: Option<&str>,
+) -> Result<()> {
+    let (have_id, have_account) = recorded(obj);
+    let mut changes = std::collections::BTreeMap::new();
+    if have_id != Some(endpoint_id) {
+        changes.insert(ENDPOINT_ID_ANNOTATION, endpoint_id.to_string());
+    }
+    if let Some(a) = account
+        && have_account != Some(a)
+    {
+        changes.insert(restore::ACCOUNT_ID_ANNOTATION, a.to_string());
+    }
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let patch = serde_json::json!({ "metadata": { "annotations": changes } });
+    api.patch_metadata(&obj.name_any(), &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
+        .await?;
+    Ok(())
+}
+
+/// The endpoint ID a restored object's annotation names (not one it already replaced).
+fn recorded_endpoint(obj: &VpcEndpoint, st: &VpcEndpointStatus) -> Option<String> {
+    recorded(obj).0.filter(|id| st.replaced_endpoint_id.as_deref() != Some(*id)).map(str::to_string)
+}
 
 /// Endpoints by the `VpcEndpointService` (namespace, name) their `serviceRef` names.
 type ServiceUsers = HashMap<(String, String), Vec<ObjectRef<VpcEndpoint>>>;
@@ -378,28 +420,55 @@ async fn observe_endpoint(
 ) -> Result<Seen> {
     let region = obj.region().to_string();
     let recorded = st.endpoint_id.clone();
+    // After a restore (new UID, no status) the annotation still names the endpoint; a replaced (gone)
+    // endpoint's ID is not followed again.
+    let restored = recorded_endpoint(obj, st);
+    let known = recorded.clone().or(restored.clone());
     let adopt = obj.annotations().get(ADOPT_ANNOTATION).cloned().filter(|a| !a.is_empty());
-    if let Some(id) = recorded.clone().or(adopt) {
+    if let Some(id) = known.clone().or(adopt) {
         let get = GetVpcEndpointAttribute { region_id: region.clone(), endpoint_id: id.clone() };
         return match ctx.cloud.call(creds, &get).await {
             Ok(attrs) if recorded.is_none() => {
-                // Adopting: the endpoint must not belong to another object.
+                // Adopting or restored: the endpoint must not belong to another live object.
                 let list = ListVpcEndpoints {
-                    region_id: region,
+                    region_id: region.clone(),
                     endpoint_id: Some(id.clone()),
                     ..Default::default()
                 };
                 let tags = ctx.cloud.call(creds, &list).await?.endpoints.into_iter().flat_map(|e| e.tags);
                 let owner = tags.into_iter().find(|t| t.key == OWNER_TAG_KEY).map(|t| t.value);
-                match owner {
-                    Some(o) if o != uid && !observe_only(obj) => {
-                        Ok(Seen::Conflict { endpoint_id: id, owner: o })
+                let via_restore = restored.as_deref() == Some(id.as_str());
+                let alive = owner.as_deref().map_or(Some(false), |o| {
+                    ctx.endpoint_cache().map(|c| c.find(|e| e.metadata.uid.as_deref() == Some(o)).is_some())
+                });
+                match restore::ownership(owner.as_deref(), uid, via_restore, alive) {
+                    Ownership::Mine => Ok(Seen::Found(Box::new(attrs))),
+                    Ownership::Restored => {
+                        // Take the restored endpoint over: its ownership tag names this object now.
+                        if !observe_only(obj) {
+                            let tag = TagEndpoint {
+                                region_id: region,
+                                endpoint_id: id.clone(),
+                                tags: vec![TagParam { key: OWNER_TAG_KEY.into(), value: uid.into() }],
+                            };
+                            ctx.cloud.call(creds, &tag).await?;
+                            info!(endpoint_id = %id, "restored object took its endpoint over (ownership tag rewritten)");
+                        }
+                        Ok(Seen::Found(Box::new(attrs)))
                     }
-                    _ => Ok(Seen::Found(Box::new(attrs))),
+                    Ownership::Conflict if observe_only(obj) => Ok(Seen::Found(Box::new(attrs))),
+                    Ownership::Conflict => {
+                        Ok(Seen::Conflict { endpoint_id: id, owner: owner.unwrap_or_default() })
+                    }
+                    Ownership::Unknown => Err(Error::Requeue {
+                        reason: "waiting for the cache to list every object before taking a restored endpoint over"
+                            .into(),
+                        after: Some(Duration::from_secs(1)),
+                    }),
                 }
             }
             Ok(attrs) => Ok(Seen::Found(Box::new(attrs))),
-            Err(e) if e.cloud().is_some_and(|c| c.is_not_found()) && recorded.is_some() => {
+            Err(e) if e.cloud().is_some_and(|c| c.is_not_found()) && known.is_some() => {
                 let listed = owned(ctx, creds, &region, uid).await?;
                 if listed.iter().any(|e| e.endpoint_id == id) {
                     Ok(Seen::Confirming(id))
@@ -544,7 +613,8 @@ async fn apply(obj: &VpcEndpoint, ctx: &EndpointContext, api: &Api<VpcEndpoint>)
         Ok(a) => a,
         Err(e) => return fail(obj, ctx, api, st, e.into()).await,
     };
-    if let Some(recorded) = st.account_id.clone()
+    let recorded_account = st.account_id.clone().or_else(|| recorded(obj).1.map(str::to_string));
+    if let Some(recorded) = recorded_account
         && recorded != account
     {
         let message = format!(
@@ -762,6 +832,11 @@ async fn converge(
     let base = ctx.base.as_ref();
     let region = obj.region().to_string();
     let id = attrs.endpoint_id.clone();
+    if !observe_only(obj)
+        && let Err(e) = record(obj, api, &id, st.account_id.as_deref()).await
+    {
+        return fail(obj, ctx, api, st, e).await;
+    }
     absorb(&mut st, &attrs);
     st.region_id = Some(region.clone());
     // Zones (the status shows their domains and IPs) and security groups are read while the endpoint

@@ -305,3 +305,78 @@ async fn disconnect_on_delete_lets_the_service_go_first_and_the_endpoint_reports
     wait_endpoint_gone(&ctx, "consumer-ep").await;
     assert!(sim_endpoints(&sim).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_restored_endpoint_object_finds_its_endpoint_instead_of_creating_a_second() {
+    let ctx = Ctx::new("endpoints-restore").await;
+    let sim = ctx.start_sim(&[]).await;
+    let mut op = operator(&ctx, &sim);
+    setup(&ctx).await;
+    let api = endpoints_api(&ctx);
+    wait_endpoint_ready(&ctx, "consumer-ep", |c| c["status"] == "True").await;
+    let obj = ctx
+        .wait_until("the endpoint ID to be recorded in annotations", Duration::from_secs(30), || async {
+            let o = api.get("consumer-ep").await.map_err(|e| e.to_string())?;
+            let a = o.metadata.annotations.clone().unwrap_or_default();
+            match (
+                a.get("privatelink.alicloud.dev/endpoint-id"),
+                a.get("privatelink.alicloud.dev/account-id"),
+            ) {
+                (Some(_), Some(account)) if account == B => Ok(o),
+                _ => Err(format!("annotations {a:?}")),
+            }
+        })
+        .await;
+    let eid = status_str(&obj, "endpointId").unwrap();
+    let old_uid = obj.metadata.uid.clone().unwrap();
+    // What a backup keeps: metadata and spec, no status, no UID.
+    let backup = json!({
+        "apiVersion": format!("{GROUP}/{VERSION}"),
+        "kind": "VpcEndpoint",
+        "metadata": {"name": "consumer-ep", "annotations": obj.metadata.annotations},
+        "spec": obj.data["spec"],
+    });
+
+    // The cluster is lost: the object goes without the operator's cleanup; the endpoint stays.
+    op.proc.kill9();
+    let p = json!({"metadata": {"finalizers": null}});
+    api.patch("consumer-ep", &PatchParams::default(), &Patch::Merge(&p)).await.unwrap();
+    api.delete("consumer-ep", &DeleteParams::default()).await.unwrap();
+    wait_endpoint_gone(&ctx, "consumer-ep").await;
+    assert_eq!(sim_endpoints(&sim).await.len(), 1);
+    // The garbage collector removes the export with its owner (the testenv runs no
+    // kube-controller-manager, so the test does it).
+    let cms: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ctx.ns);
+    cms.delete("consumer-ep-out", &DeleteParams::default()).await.unwrap();
+
+    // Restored from the backup (new UID, no status): it follows the annotation to its endpoint and
+    // takes it over; no second Create.
+    let restored: DynamicObject = serde_json::from_value(backup).unwrap();
+    let restored = api.create(&PostParams::default(), &restored).await.unwrap();
+    assert_ne!(restored.metadata.uid.as_deref(), Some(old_uid.as_str()));
+    let _op = Operator::start_env(
+        &ctx.log_dir,
+        "operator-2",
+        ctx.env.operator_identity(),
+        &ctx.ns,
+        &sim.url,
+        &[("PRIVATELINK_CONNECTION_POLL_SECONDS", "2")],
+        &[],
+    );
+    let obj = wait_endpoint_ready(&ctx, "consumer-ep", |c| c["status"] == "True").await;
+    assert_eq!(status_str(&obj, "endpointId").as_deref(), Some(eid.as_str()), "found its endpoint");
+    assert_eq!(sim_endpoints(&sim).await.len(), 1, "no second endpoint");
+    let creates = sim.calls(CREATE_EP).await;
+    assert_eq!(creates.iter().filter(|c| c["code"] == "OK").count(), 1, "{creates:#?}");
+    let retag: Vec<Value> =
+        sim.calls("TagResources").await.into_iter().filter(|c| c["code"] == "OK").collect();
+    assert_eq!(retag.len(), 1, "the ownership tag names the restored object now: {retag:#?}");
+
+    // And it still cleans up: nothing is left.
+    api.delete("consumer-ep", &DeleteParams::default()).await.unwrap();
+    wait_endpoint_gone(&ctx, "consumer-ep").await;
+    ctx.delete("provider").await;
+    ctx.wait_gone("provider", Duration::from_secs(90)).await;
+    assert!(sim_endpoints(&sim).await.is_empty());
+    assert!(sim.services().await.is_empty());
+}

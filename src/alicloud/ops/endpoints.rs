@@ -321,3 +321,19 @@ pub struct ListVpcEndpointSecurityGroupsResponse {
     pub next_token: Option<String>,
     pub security_groups: Vec<EndpointSecurityGroupRow>,
 }
+
+/// `TagResources` on an endpoint (resource type `vpcendpoint`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagEndpoint {
+    pub region_id: String,
+    pub endpoint_id: String,
+    pub tags: Vec<TagParam>,
+}
+
+operation!(TagEndpoint, "TagResources", true, Empty, |self| {
+    Params::new()
+        .put("RegionId", &self.region_id)
+        .put("ResourceType", "vpcendpoint")
+        .list("ResourceId", &[&self.endpoint_id])
+        .structs("Tag", &self.tags, tag_fields)
+});
