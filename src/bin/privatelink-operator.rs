@@ -8,11 +8,6 @@ use privatelink_operator::{
     telemetry::{self, LogFormat},
 };
 
-/// mimalloc instead of glibc malloc: glibc's per-thread arenas keep freed memory of a burst resident
-/// (RSS at 10,000 objects: see `tests/bench/README.md`).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Kubernetes operator for Alibaba Cloud PrivateLink endpoint services.
 #[derive(Parser)]
 #[command(version, about)]
