@@ -1,6 +1,8 @@
 //! Runs the plan: each action at its offset, on targets chosen (seeded) among the objects that
 //! qualify at that moment. Long actions (apiserver restart, account switch, namespace deletions) run
-//! as background tasks; the driver only starts them.
+//! as background tasks; the driver only starts them. A service deleted while its `VpcEndpoint` lives
+//! goes together with it, in a seeded order (endpoint first, or service first: then the service waits,
+//! `DeletionBlocked`, until the endpoint is gone).
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
@@ -20,7 +22,7 @@ use crate::{
     harness::{Consumer, Ctx, poll_until},
     observe::{Admin, ReadyLog},
     plan::{Act, Plan, Planned},
-    spec::{EditKind, Spec},
+    spec::{EditKind, EpEditKind, EpSpec, Spec},
     world::{self, DEFAULT_KEYS, NsOutcome, OTHER_KEYS, Operators},
 };
 
@@ -38,6 +40,33 @@ pub struct Obj {
     pub generation: Option<i64>,
     pub deleted: bool,
     pub conn: Option<usize>,
+}
+
+/// One planned `VpcEndpoint`, as the test wants it.
+pub struct Ep {
+    pub name: String,
+    pub ns: usize,
+    /// Index of its service in `Driver::objs`.
+    pub svc: usize,
+    pub spec: EpSpec,
+    pub uid: Option<String>,
+    pub generation: Option<i64>,
+    pub deleted: bool,
+}
+
+/// What the driver did to endpoints.
+#[derive(Default)]
+pub struct EpCounters {
+    pub created: u64,
+    /// Not created: the service was deleted (or never created) first.
+    pub skipped: u64,
+    pub edits: BTreeMap<EpEditKind, u64>,
+    /// Deleted on their own (the service stays).
+    pub deletes: u64,
+    /// Deleted together with their service, and of those how often the service went first.
+    pub with_service: u64,
+    pub service_first: u64,
+    pub orphan_deletes: u64,
 }
 
 /// An open connection.
@@ -58,6 +87,7 @@ pub struct Counters {
     pub connects_skipped: u64,
     pub disconnects: u64,
     pub namespaces_deleted: u64,
+    pub ep: EpCounters,
 }
 
 /// How the account switch went.
@@ -79,8 +109,11 @@ pub struct Driver<'a> {
     pub namespaces: Vec<String>,
     switch_ns: usize,
     pub objs: Vec<Obj>,
+    pub eps: Vec<Ep>,
     conns: HashMap<usize, Conn>,
     rng: StdRng,
+    /// Endpoint targets and orders (a second RNG, so the services' choices do not move).
+    ep_rng: StdRng,
     pub ops: Operators,
     admin: Admin,
     owner: Consumer,
@@ -127,13 +160,28 @@ impl<'a> Driver<'a> {
                 conn: None,
             })
             .collect();
+        let eps = plan
+            .endpoints
+            .iter()
+            .map(|p| Ep {
+                name: p.name.clone(),
+                ns: plan.objects[p.svc].ns,
+                svc: p.svc,
+                spec: p.spec.clone(),
+                uid: None,
+                generation: None,
+                deleted: false,
+            })
+            .collect();
         Driver {
             ctx,
             namespaces,
             switch_ns: plan.switch_ns,
             objs,
+            eps,
             conns: HashMap::new(),
             rng: StdRng::seed_from_u64(seed.wrapping_add(1)),
+            ep_rng: StdRng::seed_from_u64(seed.wrapping_add(2)),
             ops,
             admin,
             owner,
@@ -151,6 +199,10 @@ impl<'a> Driver<'a> {
 
     fn api(&self, ns: usize) -> Api<DynamicObject> {
         self.ctx.api_in(&self.namespaces[ns])
+    }
+
+    fn ep_api(&self, ns: usize) -> Api<DynamicObject> {
+        Api::namespaced_with(self.ctx.client.clone(), &self.namespaces[ns], &world::endpoint_resource())
     }
 
     fn error(&mut self, what: String) {
@@ -184,6 +236,9 @@ impl<'a> Driver<'a> {
             }
             Act::SwitchAccount => self.start_switch(),
             Act::DeleteNamespace(n) => self.delete_namespace(*n),
+            Act::CreateEndpoint(j) => self.create_endpoint(*j).await,
+            Act::EditEndpoint => self.edit_endpoint().await,
+            Act::DeleteEndpoint => self.delete_endpoint().await,
         }
     }
 
@@ -249,9 +304,15 @@ impl<'a> Driver<'a> {
         }
     }
 
+    /// Deletes a live service; with its live endpoint, if it has one, in a seeded order.
     async fn delete(&mut self) {
         let live = self.live();
         let Some(i) = self.pick(&live) else { return };
+        let ep = self.live_endpoints().into_iter().find(|&j| self.eps[j].svc == i);
+        let service_first = ep.is_some() && self.ep_rng.random_bool(0.5);
+        if let (Some(j), false) = (ep, service_first) {
+            self.delete_endpoint_object(j).await;
+        }
         match world::delete_object(&self.api(self.objs[i].ns), &self.objs[i].name).await {
             Ok(()) => {
                 self.objs[i].deleted = true;
@@ -259,6 +320,82 @@ impl<'a> Driver<'a> {
                 self.c.orphan_deletes += u64::from(self.objs[i].spec.orphan);
             }
             Err(e) => self.error(e),
+        }
+        if let Some(j) = ep {
+            if service_first {
+                self.delete_endpoint_object(j).await;
+            }
+            self.c.ep.with_service += 1;
+            self.c.ep.service_first += u64::from(service_first);
+        }
+    }
+
+    // ---- endpoints ----
+
+    /// Endpoints the test may still act on (created, not deleted, namespace not deleted).
+    fn live_endpoints(&self) -> Vec<usize> {
+        (0..self.eps.len())
+            .filter(|&j| {
+                let e = &self.eps[j];
+                e.uid.is_some() && !e.deleted && !self.ns_gone.contains(&e.ns)
+            })
+            .collect()
+    }
+
+    /// Creates endpoint `j`, unless its service is gone (or was never created) by now.
+    async fn create_endpoint(&mut self, j: usize) {
+        let (ns, svc) = (self.eps[j].ns, self.eps[j].svc);
+        let s = &self.objs[svc];
+        if self.ns_gone.contains(&ns) || s.uid.is_none() || s.deleted {
+            self.c.ep.skipped += 1;
+            return;
+        }
+        let e = &self.eps[j];
+        let manifest = e.spec.manifest(&e.name, &s.name, &self.ctx.ns);
+        match world::create_object(&self.ep_api(ns), &manifest).await {
+            Ok(o) => {
+                self.eps[j].uid = o.metadata.uid;
+                self.eps[j].generation = o.metadata.generation;
+                self.c.ep.created += 1;
+            }
+            Err(e) => self.error(format!("{} {e}", crate::spec::ENDPOINT_KIND)),
+        }
+    }
+
+    async fn edit_endpoint(&mut self) {
+        let live = self.live_endpoints();
+        let Some(&j) = live.choose(&mut self.ep_rng) else { return };
+        let kind = *EpEditKind::ALL.choose(&mut self.ep_rng).unwrap();
+        let patch = self.eps[j].spec.edit(kind, &mut self.ep_rng);
+        match world::patch_object(&self.ep_api(self.eps[j].ns), &self.eps[j].name, &patch).await {
+            Ok(o) => {
+                self.eps[j].generation = o.metadata.generation;
+                *self.c.ep.edits.entry(kind).or_default() += 1;
+            }
+            Err(e) => self.error(format!("{} {e}", crate::spec::ENDPOINT_KIND)),
+        }
+    }
+
+    /// Deletes one live endpoint on its own.
+    async fn delete_endpoint(&mut self) {
+        let live = self.live_endpoints();
+        let Some(&j) = live.choose(&mut self.ep_rng) else { return };
+        if self.delete_endpoint_object(j).await {
+            self.c.ep.deletes += 1;
+        }
+    }
+
+    async fn delete_endpoint_object(&mut self, j: usize) -> bool {
+        match world::delete_object(&self.ep_api(self.eps[j].ns), &self.eps[j].name).await {
+            Ok(()) => {
+                self.eps[j].deleted = true;
+                self.c.ep.orphan_deletes += u64::from(self.eps[j].spec.orphan);
+                true
+            }
+            Err(e) => {
+                self.error(format!("{} {e}", crate::spec::ENDPOINT_KIND));
+                false
+            }
         }
     }
 
@@ -328,6 +465,9 @@ impl<'a> Driver<'a> {
         for o in self.objs.iter_mut().filter(|o| o.ns == n && o.uid.is_some()) {
             o.deleted = true;
         }
+        for e in self.eps.iter_mut().filter(|e| e.ns == n && e.uid.is_some()) {
+            e.deleted = true;
+        }
         self.c.namespaces_deleted += 1;
         let ns = self.namespaces[n].clone();
         eprintln!("chaos: t={}s deleting namespace {ns}", self.t0.elapsed().as_secs());
@@ -338,6 +478,11 @@ impl<'a> Driver<'a> {
     /// UIDs of the objects created with `deletionPolicy: Orphan`.
     pub fn orphan_uids(&self) -> BTreeSet<String> {
         self.objs.iter().filter(|o| o.spec.orphan).filter_map(|o| o.uid.clone()).collect()
+    }
+
+    /// UIDs of the endpoints created with `deletionPolicy: Orphan`.
+    pub fn orphan_endpoint_uids(&self) -> BTreeSet<String> {
+        self.eps.iter().filter(|e| e.spec.orphan).filter_map(|e| e.uid.clone()).collect()
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! A seeded run against the testenv's real apiserver and a simulator of its own: objects created,
 //! edited and deleted under cloud faults, operator SIGKILLs, an apiserver restart, consumer connections,
-//! namespace deletions and a credentials switch; then the invariants are judged over what was observed.
+//! namespace deletions and a credentials switch, with a `VpcEndpoint` of account B on one service in
+//! five; then the invariants are judged over what was observed.
 //! It restarts the SHARED apiserver, so it runs after `e2e`, single-threaded, like `e2e_restart`.
 
 #[path = "../e2e/harness.rs"]
@@ -28,10 +29,10 @@ use serde_json::{Value, json};
 use crate::{
     driver::{Driver, SwitchOutcome},
     harness::{Consumer, Ctx},
-    observe::{Admin, CloudLog, JournalLog, ReadyLog, owner_of},
+    observe::{Admin, CloudKind, CloudLog, JournalLog, ReadyLog},
     plan::{Config, KILLS},
     verdict::Figures,
-    world::{DEFAULT_KEYS, Operators},
+    world::{DEFAULT_KEYS, OTHER_KEYS, Operators},
 };
 
 /// Short cloud state times, so that many objects live through many states in a few minutes.
@@ -75,6 +76,9 @@ struct Logs {
     ready: Arc<Mutex<ReadyLog>>,
     cloud: Arc<Mutex<CloudLog>>,
     journal: Arc<Mutex<JournalLog>>,
+    /// The `VpcEndpoint` objects' Ready, and the simulator's endpoints.
+    ep_ready: Arc<Mutex<ReadyLog>>,
+    endpoints: Arc<Mutex<CloudLog>>,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,12 +105,29 @@ async fn chaos() {
     for n in 0..cfg.namespaces {
         let ns = ctx.extra_namespace(&format!("n{n}")).await;
         world::set_credentials(&ctx.client, &ns, DEFAULT_KEYS).await.unwrap();
+        world::set_secret(&ctx.client, &ns, spec::CONSUMER_SECRET, OTHER_KEYS).await.unwrap();
         namespaces.push(ns);
     }
-    let logs = Logs { ready: Default::default(), cloud: Default::default(), journal: Default::default() };
+    let logs = Logs {
+        ready: Default::default(),
+        cloud: Arc::new(Mutex::new(CloudLog::new(CloudKind::Services))),
+        journal: Default::default(),
+        ep_ready: Default::default(),
+        endpoints: Arc::new(Mutex::new(CloudLog::new(CloudKind::Endpoints))),
+    };
     let t0 = Instant::now();
-    let watcher = observe::spawn_watcher(ctx.client.clone(), ctx.ar.clone(), &ctx.ns, logs.ready.clone(), t0);
-    let pollers = observe::spawn_pollers(admin.clone(), logs.cloud.clone(), logs.journal.clone(), t0);
+    let watchers = [
+        observe::spawn_watcher(ctx.client.clone(), ctx.ar.clone(), &ctx.ns, logs.ready.clone(), t0),
+        observe::spawn_watcher(
+            ctx.client.clone(),
+            world::endpoint_resource(),
+            &ctx.ns,
+            logs.ep_ready.clone(),
+            t0,
+        ),
+    ];
+    let clouds = [logs.cloud.clone(), logs.endpoints.clone()];
+    let pollers = observe::spawn_pollers(admin.clone(), clouds, logs.journal.clone(), t0);
     let ops = Operators::start(&ctx, &sim.url, &namespaces);
     let owner = Consumer::new(&sim, DEFAULT_KEYS.0, DEFAULT_KEYS.1);
     let ns_deadline = t0 + cfg.window + CONVERGE_TIMEOUT + GONE_TIMEOUT + Duration::from_secs(600);
@@ -132,7 +153,9 @@ async fn chaos() {
     };
     finish(&mut d, &admin, &logs, &mut fig).await;
     pollers.abort();
-    watcher.abort();
+    for w in &watchers {
+        w.abort();
+    }
     observe::poll_journal(&admin, &logs.journal).await;
     collect(&d, &plan, &logs, &mut fig);
     fig.wall = started.elapsed();
@@ -174,13 +197,14 @@ async fn finish(d: &mut Driver<'_>, admin: &Admin, logs: &Logs, fig: &mut Figure
     fig.faults = faults_fired(admin).await;
     let _ = admin.call(reqwest::Method::DELETE, "faults", None).await;
     d.disconnect_all().await;
-    fig.not_converged = converge(d, &logs.ready).await;
+    (fig.not_converged, fig.ep.not_converged) = converge(d, logs).await;
     println!("chaos: t={}s deleting every namespace", d.t0.elapsed().as_secs());
     for n in 0..d.namespaces.len() {
         d.delete_namespace(n);
     }
     fig.stuck = wait_gone(d).await;
-    settle_services(admin, logs, d.t0).await;
+    settle_cloud(admin, &logs.cloud, d.t0).await;
+    settle_cloud(admin, &logs.endpoints, d.t0).await;
 }
 
 fn describe_switch(s: &SwitchOutcome, fig: &mut Figures) {
@@ -196,14 +220,17 @@ fn describe_switch(s: &SwitchOutcome, fig: &mut Figures) {
     fig.switch_problems.extend(s.errors.iter().cloned());
 }
 
-/// Objects still alive that are not Ready for the generation the test wrote last.
-fn not_ready(d: &Driver<'_>, ready: &Mutex<ReadyLog>) -> Vec<String> {
+/// Objects still alive (namespace, name, UID, the generation the test wrote last) that are not Ready
+/// for that generation.
+fn not_ready<'a>(
+    live: impl Iterator<Item = (&'a str, &'a str, &'a str, Option<i64>)>,
+    ready: &Mutex<ReadyLog>,
+) -> Vec<String> {
     let r = ready.lock();
-    let live = d.objs.iter().filter(|o| o.uid.is_some() && !o.deleted);
-    live.filter_map(|o| {
-        let name = format!("{}/{}", d.namespaces[o.ns], o.name);
-        match r.objects.get(o.uid.as_deref()?) {
-            Some(v) if v.ready_for_generation() && v.generation == o.generation => None,
+    live.filter_map(|(ns, name, uid, generation)| {
+        let name = format!("{ns}/{name}");
+        match r.objects.get(uid) {
+            Some(v) if v.ready_for_generation() && v.generation == generation => None,
             Some(v) => Some(format!(
                 "{name}: Ready {} {}",
                 v.ready_reason(),
@@ -215,12 +242,24 @@ fn not_ready(d: &Driver<'_>, ready: &Mutex<ReadyLog>) -> Vec<String> {
     .collect()
 }
 
-async fn converge(d: &mut Driver<'_>, ready: &Mutex<ReadyLog>) -> Vec<String> {
+/// Waits until every live service and every live endpoint is Ready; returns those that are not.
+async fn converge(d: &mut Driver<'_>, logs: &Logs) -> (Vec<String>, Vec<String>) {
     let deadline = Instant::now() + CONVERGE_TIMEOUT;
     loop {
         d.ops.supervise(d.t0.elapsed());
-        let waiting = not_ready(d, ready);
-        if waiting.is_empty() || Instant::now() > deadline {
+        let ns = |n: usize| d.namespaces[n].as_str();
+        let services = d
+            .objs
+            .iter()
+            .filter(|o| !o.deleted)
+            .filter_map(|o| Some((ns(o.ns), o.name.as_str(), o.uid.as_deref()?, o.generation)));
+        let endpoints = d
+            .eps
+            .iter()
+            .filter(|e| !e.deleted)
+            .filter_map(|e| Some((ns(e.ns), e.name.as_str(), e.uid.as_deref()?, e.generation)));
+        let waiting = (not_ready(services, &logs.ready), not_ready(endpoints, &logs.ep_ready));
+        if (waiting.0.is_empty() && waiting.1.is_empty()) || Instant::now() > deadline {
             return waiting;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -251,27 +290,28 @@ async fn wait_gone(d: &mut Driver<'_>) -> Vec<String> {
     stuck
 }
 
+/// This run's objects of both kinds still in the apiserver.
 async fn leftover_objects(d: &Driver<'_>) -> Vec<String> {
-    let api: Api<DynamicObject> = Api::all_with(d_client(d), &d_ar(d));
-    let lp = ListParams::default().labels(&format!("{}={}", spec::RUN_LABEL, d_run(d)));
-    match world::kube_retry(|| api.list(&lp)).await {
-        Ok(list) => list
-            .items
-            .iter()
-            .filter_map(observe::ObjView::from)
-            .map(|v| {
+    let mut out = Vec::new();
+    for ar in [d_ar(d), world::endpoint_resource()] {
+        let api: Api<DynamicObject> = Api::all_with(d_client(d), &ar);
+        let lp = ListParams::default().labels(&format!("{}={}", spec::RUN_LABEL, d_run(d)));
+        match world::kube_retry(|| api.list(&lp)).await {
+            Ok(list) => out.extend(list.items.iter().filter_map(observe::ObjView::from).map(|v| {
                 let msg = v.ready.as_ref().map_or(String::new(), |c| c.message.clone());
                 format!(
-                    "{}/{} finalizers {:?}, Ready {}: {msg}",
+                    "{} {}/{} finalizers {:?}, Ready {}: {msg}",
+                    ar.kind,
                     v.ns,
                     v.name,
                     v.finalizers,
                     v.ready_reason()
                 )
-            })
-            .collect(),
-        Err(e) => vec![format!("could not list the leftover objects: {e}")],
+            })),
+            Err(e) => out.push(format!("could not list the leftover {}s: {e}", ar.kind)),
+        }
     }
+    out
 }
 
 fn d_client(d: &Driver<'_>) -> kube::Client {
@@ -284,15 +324,17 @@ fn d_run(d: &Driver<'_>) -> String {
     d.ctx().ns.clone()
 }
 
-/// Waits until no service is `Deleting` any more (at most 15 s) and takes the final snapshot.
-async fn settle_services(admin: &Admin, logs: &Logs, t0: Instant) {
+/// Waits until no service (endpoint: the log's kind) is `Deleting` any more (at most 15 s) and takes
+/// the final snapshot.
+async fn settle_cloud(admin: &Admin, log: &Mutex<CloudLog>, t0: Instant) {
+    let kind = log.lock().kind;
     for _ in 0..30 {
-        match admin.services().await {
-            Ok(s) if s.iter().all(|s| s["serviceStatus"] != "Deleting") => break,
+        match admin.list(kind).await {
+            Ok(s) if s.iter().all(|s| s[kind.status_key()] != "Deleting") => break,
             _ => tokio::time::sleep(Duration::from_millis(500)).await,
         }
     }
-    observe::poll_services(admin, &logs.cloud, t0).await;
+    observe::poll_cloud(admin, log, t0).await;
 }
 
 /// The figures from the driver's counters and the observers' logs.
@@ -315,7 +357,41 @@ fn collect(d: &Driver<'_>, plan: &plan::Plan, logs: &Logs, fig: &mut Figures) {
         .collect();
     collect_cloud(&logs.cloud.lock(), &d.orphan_uids(), &names, fig);
     collect_journal(&logs.journal.lock(), fig);
-    collect_ready(&logs.ready.lock(), &d.namespaces[plan.switch_ns], fig);
+    let switch_ns = &d.namespaces[plan.switch_ns];
+    collect_ready(
+        &logs.ready.lock(),
+        switch_ns,
+        &mut fig.flaps,
+        &mut fig.allowed_drops,
+        &mut fig.false_reasons,
+    );
+    collect_endpoints(d, plan, logs, fig);
+}
+
+fn collect_endpoints(d: &Driver<'_>, plan: &plan::Plan, logs: &Logs, fig: &mut Figures) {
+    let c = &d.c.ep;
+    let e = &mut fig.ep;
+    e.planned = plan.endpoints.len();
+    e.orphans = plan.endpoints.iter().filter(|p| p.spec.orphan).count();
+    (e.created, e.skipped, e.deletes) = (c.created, c.skipped, c.deletes);
+    (e.with_service, e.service_first, e.orphan_deletes) = (c.with_service, c.service_first, c.orphan_deletes);
+    e.edits = c.edits.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    e.writes = logs.journal.lock().consumer_writes;
+    let names: BTreeMap<String, String> = d
+        .eps
+        .iter()
+        .filter_map(|o| Some((o.uid.clone()?, format!("{}/{}", d.namespaces[o.ns], o.name))))
+        .collect();
+    e.cloud = verdict::ownership(&logs.endpoints.lock(), &d.orphan_endpoint_uids(), &names);
+    let switch_ns = &d.namespaces[plan.switch_ns];
+    // Endpoint flaps count with the services' (invariant 4); the legitimate drops are listed apart.
+    collect_ready(
+        &logs.ep_ready.lock(),
+        switch_ns,
+        &mut fig.flaps,
+        &mut e.allowed_drops,
+        &mut e.false_reasons,
+    );
 }
 
 fn collect_cloud(
@@ -324,25 +400,10 @@ fn collect_cloud(
     names: &BTreeMap<String, String>,
     fig: &mut Figures,
 ) {
-    let name = |uid: &str| names.get(uid).cloned().unwrap_or_else(|| format!("unknown owner {uid}"));
-    fig.max_services_per_uid = cloud.max_live_per_uid;
-    fig.duplicates = cloud.duplicates.clone();
-    fig.replaced = cloud
-        .ids_per_uid
-        .iter()
-        .filter(|(_, ids)| ids.len() > 1)
-        .map(|(uid, ids)| format!("{}: {}", name(uid), ids.iter().cloned().collect::<Vec<_>>().join(", ")))
-        .collect();
-    fig.untagged = cloud.untagged.len();
+    let o = verdict::ownership(cloud, orphans, names);
+    (fig.max_services_per_uid, fig.duplicates, fig.replaced) = (o.max_per_uid, o.duplicates, o.replaced);
+    (fig.untagged, fig.leaked, fig.orphans_kept) = (o.untagged, o.leaked, o.orphans_kept);
     fig.other_account_services = cloud.other_account.len();
-    for s in &cloud.last {
-        let id = s["serviceId"].as_str().unwrap_or_default();
-        match owner_of(s) {
-            Some(uid) if orphans.contains(&uid) => fig.orphans_kept += 1,
-            Some(uid) => fig.leaked.push(format!("{id} ({}) of {}", s["serviceStatus"], name(&uid))),
-            None => fig.leaked.push(format!("{id} without an ownership tag")),
-        }
-    }
 }
 
 fn collect_journal(j: &JournalLog, fig: &mut Figures) {
@@ -356,12 +417,18 @@ fn collect_journal(j: &JournalLog, fig: &mut Figures) {
     fig.cloud_calls = j.total_calls();
 }
 
-fn collect_ready(r: &ReadyLog, switch_ns: &str, fig: &mut Figures) {
-    fig.false_reasons = r.false_reasons.clone();
+fn collect_ready(
+    r: &ReadyLog,
+    switch_ns: &str,
+    flaps: &mut Vec<String>,
+    allowed_drops: &mut BTreeMap<String, u64>,
+    false_reasons: &mut BTreeMap<String, u64>,
+) {
+    *false_reasons = r.false_reasons.clone();
     for t in &r.transitions {
         match verdict::explain(t, switch_ns) {
-            Some(why) => *fig.allowed_drops.entry(format!("{why} ({})", t.reason)).or_default() += 1,
-            None => fig.flaps.push(format!(
+            Some(why) => *allowed_drops.entry(format!("{why} ({})", t.reason)).or_default() += 1,
+            None => flaps.push(format!(
                 "t={}s {}/{} Ready True->False reason {} (generation {:?} -> {:?}): {}",
                 t.at.as_secs(),
                 t.ns,

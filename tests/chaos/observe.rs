@@ -1,6 +1,6 @@
 //! What the run sees while it runs, collected without judging (that is `verdict`): the objects and
-//! their `Ready` condition (a kube watcher), the simulator's services (polled every second) and its
-//! journal (polled by `seq`, so no call is missed).
+//! their `Ready` condition (a kube watcher per kind), the simulator's services and endpoints (polled
+//! every second) and its journal (polled by `seq`, so no call is missed).
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap, HashSet},
@@ -21,11 +21,22 @@ use crate::spec::RUN_LABEL;
 
 /// The second account of the simulator's world (`sim-ak-other`).
 pub const OTHER_ACCOUNT: &str = "2234567890123456";
-/// The operator's ownership tag on every service it creates.
+/// The operator's ownership tag on every service and endpoint it creates.
 pub const OWNER_TAG: &str = "privatelink.alicloud.dev/owner-uid";
 /// The code the simulator refuses a Detach or Delete with while a connection is live.
 pub const CONNECTION_DEPENDENCE: &str = "EndpointServiceConnectionDependence";
 const GUARDED: [&str; 2] = ["DeleteVpcEndpointService", "DetachResourceFromVpcEndpointService"];
+/// The consumer's writes: the `VpcEndpoint`s of a run belong to the other account (B), so these are
+/// the only writes expected with its credentials.
+pub const CONSUMER_ACTIONS: [&str; 7] = [
+    "CreateVpcEndpoint",
+    "UpdateVpcEndpointAttribute",
+    "DeleteVpcEndpoint",
+    "AddZoneToVpcEndpoint",
+    "RemoveZoneFromVpcEndpoint",
+    "AttachSecurityGroupToVpcEndpoint",
+    "DetachSecurityGroupFromVpcEndpoint",
+];
 
 /// The simulator's unsigned admin API, cloneable into background tasks.
 #[derive(Clone)]
@@ -66,6 +77,19 @@ impl Admin {
 
     pub async fn services(&self) -> Result<Vec<Value>, String> {
         Ok(self.get("services").await?["services"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// The simulator's endpoints (`GET /_sim/endpoints`, with their tags).
+    pub async fn endpoints(&self) -> Result<Vec<Value>, String> {
+        Ok(self.get("endpoints").await?["endpoints"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Services or endpoints, as `kind` says.
+    pub async fn list(&self, kind: CloudKind) -> Result<Vec<Value>, String> {
+        match kind {
+            CloudKind::Services => self.services().await,
+            CloudKind::Endpoints => self.endpoints().await,
+        }
     }
 }
 
@@ -208,7 +232,8 @@ impl ReadyLog {
     }
 }
 
-/// Watches this run's objects in every namespace (label `chaos-run=<run>`), through apiserver restarts.
+/// Watches this run's objects of one kind (`ar`) in every namespace (label `chaos-run=<run>`), through
+/// apiserver restarts.
 pub fn spawn_watcher(
     client: Client,
     ar: ApiResource,
@@ -231,20 +256,46 @@ pub fn spawn_watcher(
 }
 
 // ------------------------------------------------------------------------------------------------
-// Services (polled)
+// Services and endpoints (polled)
 // ------------------------------------------------------------------------------------------------
+
+/// What a [`CloudLog`] records: the provider's services or the consumer's endpoints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CloudKind {
+    #[default]
+    Services,
+    Endpoints,
+}
+
+impl CloudKind {
+    /// The admin view's ID and status fields.
+    pub fn id_key(self) -> &'static str {
+        match self {
+            CloudKind::Services => "serviceId",
+            CloudKind::Endpoints => "endpointId",
+        }
+    }
+
+    pub fn status_key(self) -> &'static str {
+        match self {
+            CloudKind::Services => "serviceStatus",
+            CloudKind::Endpoints => "endpointStatus",
+        }
+    }
+}
 
 #[derive(Default)]
 pub struct CloudLog {
+    pub kind: CloudKind,
     pub polls: u64,
     pub errors: u64,
-    /// Most non-Deleting services one owner UID had at once.
+    /// Most non-Deleting services (endpoints) one owner UID had at once.
     pub max_live_per_uid: usize,
     /// First sighting of each UID with two or more non-Deleting services.
     pub duplicates: Vec<String>,
     /// Every service ID seen per owner UID over the run.
     pub ids_per_uid: BTreeMap<String, BTreeSet<String>>,
-    /// Services seen in the other account.
+    /// Services seen in the other account (services only: the endpoints are the other account's).
     pub other_account: BTreeSet<String>,
     /// Services without the ownership tag.
     pub untagged: BTreeSet<String>,
@@ -257,13 +308,18 @@ pub fn owner_of(s: &Value) -> Option<String> {
 }
 
 impl CloudLog {
+    pub fn new(kind: CloudKind) -> CloudLog {
+        CloudLog { kind, ..Default::default() }
+    }
+
     pub fn absorb(&mut self, services: &[Value], at: Duration) {
         self.polls += 1;
         self.last = services.to_vec();
+        let (id_key, status_key) = (self.kind.id_key(), self.kind.status_key());
         let mut live: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for s in services {
-            let id = s["serviceId"].as_str().unwrap_or_default().to_string();
-            if s["accountId"] == OTHER_ACCOUNT {
+            let id = s[id_key].as_str().unwrap_or_default().to_string();
+            if self.kind == CloudKind::Services && s["accountId"] == OTHER_ACCOUNT {
                 self.other_account.insert(id.clone());
             }
             let Some(uid) = owner_of(s) else {
@@ -271,7 +327,7 @@ impl CloudLog {
                 continue;
             };
             self.ids_per_uid.entry(uid.clone()).or_default().insert(id.clone());
-            if s["serviceStatus"] != "Deleting" {
+            if s[status_key] != "Deleting" {
                 live.entry(uid).or_default().push(id);
             }
         }
@@ -284,8 +340,10 @@ impl CloudLog {
     }
 }
 
-pub async fn poll_services(admin: &Admin, log: &Mutex<CloudLog>, t0: Instant) {
-    match admin.services().await {
+/// One poll of the services or endpoints (the log's kind).
+pub async fn poll_cloud(admin: &Admin, log: &Mutex<CloudLog>, t0: Instant) {
+    let kind = log.lock().kind;
+    match admin.list(kind).await {
         Ok(s) => log.lock().absorb(&s, t0.elapsed()),
         Err(_) => log.lock().errors += 1,
     }
@@ -304,8 +362,11 @@ pub struct JournalLog {
     pub missed: u64,
     /// Detach/Delete refused because of a live connection.
     pub refused: Vec<String>,
-    /// Mutating calls made with the other account's credentials.
+    /// Mutating calls made with the other account's credentials, apart from the consumer's endpoint
+    /// writes ([`CONSUMER_ACTIONS`]).
     pub other_account_writes: Vec<String>,
+    /// The consumer's endpoint writes (account B, [`CONSUMER_ACTIONS`]).
+    pub consumer_writes: u64,
     /// The journal's own totals (`counts`: action → code → n), from the last poll.
     pub counts: Value,
 }
@@ -341,7 +402,11 @@ impl JournalLog {
                 self.refused.push(describe(c));
             }
             if c["account"] == OTHER_ACCOUNT && is_mutating(action) {
-                self.other_account_writes.push(describe(c));
+                if CONSUMER_ACTIONS.contains(&action) {
+                    self.consumer_writes += 1;
+                } else {
+                    self.other_account_writes.push(describe(c));
+                }
             }
             self.last_seq = self.last_seq.max(c["seq"].as_u64().unwrap_or(0));
         }
@@ -368,10 +433,10 @@ pub async fn poll_journal(admin: &Admin, log: &Mutex<JournalLog>) {
     }
 }
 
-/// Polls services every second and the journal every two, until aborted.
+/// Polls services and endpoints every second and the journal every two, until aborted.
 pub fn spawn_pollers(
     admin: Admin,
-    cloud: Arc<Mutex<CloudLog>>,
+    clouds: [Arc<Mutex<CloudLog>>; 2],
     journal: Arc<Mutex<JournalLog>>,
     t0: Instant,
 ) -> tokio::task::JoinHandle<()> {
@@ -380,7 +445,9 @@ pub fn spawn_pollers(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         for n in 0u64.. {
             tick.tick().await;
-            poll_services(&admin, &cloud, t0).await;
+            for cloud in &clouds {
+                poll_cloud(&admin, cloud, t0).await;
+            }
             if n % 2 == 0 {
                 poll_journal(&admin, &journal).await;
             }
@@ -401,6 +468,55 @@ mod tests {
         j.absorb(&json!({"calls": [call(1, "GetVpcEndpointServiceAttribute", "OK"), call(2, GUARDED[0], CONNECTION_DEPENDENCE)]}));
         j.absorb(&json!({"calls": [call(2, GUARDED[0], CONNECTION_DEPENDENCE), call(5, GUARDED[1], "OK")]}));
         assert_eq!((j.last_seq, j.missed, j.refused.len()), (5, 2, 1));
+    }
+
+    #[test]
+    fn only_the_consumers_endpoint_writes_are_expected_in_the_other_account() {
+        // (action, account, counted as the consumer's, counted as a write in the other account)
+        let cases = [
+            ("CreateVpcEndpoint", OTHER_ACCOUNT, 1, 0),
+            ("DeleteVpcEndpoint", OTHER_ACCOUNT, 1, 0),
+            ("AttachSecurityGroupToVpcEndpoint", OTHER_ACCOUNT, 1, 0),
+            ("RemoveZoneFromVpcEndpoint", OTHER_ACCOUNT, 1, 0),
+            ("ListVpcEndpoints", OTHER_ACCOUNT, 0, 0),
+            ("CreateVpcEndpointService", OTHER_ACCOUNT, 0, 1),
+            ("TagResources", OTHER_ACCOUNT, 0, 1),
+            ("DeleteVpcEndpointService", OTHER_ACCOUNT, 0, 1),
+            ("EnableVpcEndpointConnection", OTHER_ACCOUNT, 0, 1),
+            ("CreateVpcEndpointService", "1234567890123456", 0, 0),
+            ("CreateVpcEndpoint", "1234567890123456", 0, 0),
+        ];
+        for (action, account, consumer, other) in cases {
+            let mut j = JournalLog::default();
+            j.absorb(&json!({"calls": [{"seq": 1, "action": action, "account": account, "code": "OK"}]}));
+            assert_eq!(
+                (j.consumer_writes, j.other_account_writes.len()),
+                (consumer, other),
+                "{action} {account}"
+            );
+        }
+    }
+
+    #[test]
+    fn endpoints_are_counted_per_owner_by_their_own_fields() {
+        let ep = |id: &str, uid: Option<&str>, status: &str| {
+            let tags: Vec<Value> = uid.iter().map(|u| json!({"key": OWNER_TAG, "value": u})).collect();
+            json!({"endpointId": id, "endpointStatus": status, "accountId": OTHER_ACCOUNT, "tags": tags})
+        };
+        let mut c = CloudLog::new(CloudKind::Endpoints);
+        c.absorb(
+            &[ep("a", Some("u1"), "Active"), ep("b", Some("u1"), "Deleting"), ep("c", None, "Active")],
+            Duration::ZERO,
+        );
+        assert_eq!((c.max_live_per_uid, c.duplicates.len(), c.untagged.len()), (1, 0, 1));
+        assert!(
+            c.other_account.is_empty(),
+            "account B's endpoints are the consumer's, not a leak of credentials"
+        );
+        c.absorb(&[ep("a", Some("u1"), "Pending"), ep("d", Some("u1"), "Creating")], Duration::from_secs(3));
+        assert_eq!((c.max_live_per_uid, c.duplicates.len()), (2, 1));
+        assert!(c.duplicates[0].starts_with("t=3s owner u1: a, d"), "{:?}", c.duplicates);
+        assert_eq!(c.ids_per_uid["u1"].len(), 3);
     }
 
     #[test]

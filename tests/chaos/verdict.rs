@@ -1,8 +1,12 @@
 //! The invariants, as plain functions over what the run observed, and the table of figures.
 
-use std::{collections::BTreeMap, fmt::Write as _, time::Duration};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fmt::Write as _,
+    time::Duration,
+};
 
-use crate::observe::Transition;
+use crate::observe::{CloudLog, Transition, owner_of};
 
 /// Ready reasons of an object that is applying a spec edit.
 const PROGRESS: [&str; 4] = ["Updating", "Creating", "Progressing", "Pending"];
@@ -25,6 +29,76 @@ pub fn explain(t: &Transition, switch_ns: &str) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// Ownership figures of one kind of cloud resource (services or endpoints) over the run.
+#[derive(Debug, Default, PartialEq)]
+pub struct Ownership {
+    /// Most non-Deleting resources one owner UID had at once.
+    pub max_per_uid: usize,
+    /// First sighting of each UID with two or more at once.
+    pub duplicates: Vec<String>,
+    /// Owners that had more than one resource over their life (one after another).
+    pub replaced: Vec<String>,
+    /// Resources seen without the ownership tag.
+    pub untagged: usize,
+    /// Left at the end (the last snapshot), apart from those of `Orphan` objects.
+    pub leaked: Vec<String>,
+    /// Left at the end as asked (`Orphan`).
+    pub orphans_kept: usize,
+}
+
+/// The ownership figures of a [`CloudLog`]: `orphans` are the UIDs whose resource may stay, `names`
+/// name the owners (UID → namespace/name).
+pub fn ownership(
+    cloud: &CloudLog,
+    orphans: &BTreeSet<String>,
+    names: &BTreeMap<String, String>,
+) -> Ownership {
+    let name = |uid: &str| names.get(uid).cloned().unwrap_or_else(|| format!("unknown owner {uid}"));
+    let (id_key, status_key) = (cloud.kind.id_key(), cloud.kind.status_key());
+    let mut o = Ownership {
+        max_per_uid: cloud.max_live_per_uid,
+        duplicates: cloud.duplicates.clone(),
+        untagged: cloud.untagged.len(),
+        ..Default::default()
+    };
+    o.replaced = cloud
+        .ids_per_uid
+        .iter()
+        .filter(|(_, ids)| ids.len() > 1)
+        .map(|(uid, ids)| format!("{}: {}", name(uid), ids.iter().cloned().collect::<Vec<_>>().join(", ")))
+        .collect();
+    for s in &cloud.last {
+        let id = s[id_key].as_str().unwrap_or_default();
+        match owner_of(s) {
+            Some(uid) if orphans.contains(&uid) => o.orphans_kept += 1,
+            Some(uid) => o.leaked.push(format!("{id} ({}) of {}", s[status_key], name(&uid))),
+            None => o.leaked.push(format!("{id} without an ownership tag")),
+        }
+    }
+    o
+}
+
+/// What happened to the `VpcEndpoint`s of a run.
+#[derive(Debug, Default)]
+pub struct EndpointFigures {
+    pub planned: usize,
+    pub created: u64,
+    /// Not created: their service was gone first.
+    pub skipped: u64,
+    pub orphans: usize,
+    pub edits: BTreeMap<String, u64>,
+    pub deletes: u64,
+    pub with_service: u64,
+    pub service_first: u64,
+    pub orphan_deletes: u64,
+    /// The consumer's writes in account B.
+    pub writes: u64,
+    pub cloud: Ownership,
+    pub allowed_drops: BTreeMap<String, u64>,
+    pub false_reasons: BTreeMap<String, u64>,
+    pub not_converged: Vec<String>,
 }
 
 /// Everything the run counted.
@@ -73,6 +147,7 @@ pub struct Figures {
     pub stuck: Vec<String>,
     pub errors: Vec<String>,
     pub wall: Duration,
+    pub ep: EndpointFigures,
 }
 
 /// One invariant's verdict.
@@ -110,6 +185,20 @@ fn chaos_happened(f: &Figures, planned_kills: u32) -> Vec<String> {
     if f.created < f.resources as u64 {
         d.push(format!("{} of {} objects created", f.created, f.resources));
     }
+    if f.ep.planned > 0 && f.ep.created == 0 {
+        d.push(format!("no VpcEndpoint created of {} planned", f.ep.planned));
+    }
+    d
+}
+
+/// Invariant 9: at most one endpoint per `VpcEndpoint` UID at every observation, never a second one
+/// over its life, and none without the ownership tag.
+fn one_endpoint_per_uid(o: &Ownership) -> Vec<String> {
+    let mut d = o.duplicates.clone();
+    d.extend(o.replaced.iter().map(|r| format!("second endpoint over its life: {r}")));
+    if o.untagged > 0 {
+        d.push(format!("{} endpoints without the ownership tag", o.untagged));
+    }
     d
 }
 
@@ -137,6 +226,9 @@ pub fn checks(f: &Figures, planned_kills: u32) -> Vec<Check> {
         check("6 credentials of another account change nothing (AccountMismatch)", account),
         check("7 every live object Ready once faults stop", f.not_converged.clone()),
         check("8 the planned chaos happened", chaos_happened(f, planned_kills)),
+        check("9 at most one endpoint per VpcEndpoint UID", one_endpoint_per_uid(&f.ep.cloud)),
+        check("10 no endpoint left after deletion (apart from Orphan)", f.ep.cloud.leaked.clone()),
+        check("11 every live VpcEndpoint Ready once faults stop", f.ep.not_converged.clone()),
     ]
 }
 
@@ -150,6 +242,7 @@ fn join<K: std::fmt::Display, V: std::fmt::Display>(m: &BTreeMap<K, V>) -> Strin
 /// The figures and verdicts as Markdown (what `tests/chaos/README.md` keeps).
 pub fn table(f: &Figures, checks: &[Check]) -> String {
     let edits: u64 = f.edits.values().sum();
+    let e = &f.ep;
     let rows: Vec<(&str, String)> = vec![
         ("seed", format!("`CHAOS_SEED={}`", f.seed)),
         (
@@ -210,6 +303,38 @@ pub fn table(f: &Figures, checks: &[Check]) -> String {
         ("Ready True->False, legitimate", join(&f.allowed_drops)),
         ("Ready=False reasons seen", join(&f.false_reasons)),
         ("not Ready after the faults stopped", f.not_converged.len().to_string()),
+        (
+            "VpcEndpoints (account B)",
+            format!(
+                "{} created of {} planned ({} skipped: service gone first; {} with deletionPolicy Orphan)",
+                e.created, e.planned, e.skipped, e.orphans
+            ),
+        ),
+        ("endpoint edits", format!("{} ({})", e.edits.values().sum::<u64>(), join(&e.edits))),
+        (
+            "endpoints deleted one by one",
+            format!(
+                "{} on their own, {} with their service ({} service first); {} Orphan",
+                e.deletes, e.with_service, e.service_first, e.orphan_deletes
+            ),
+        ),
+        ("endpoint writes in account B", e.writes.to_string()),
+        (
+            "max endpoints per UID",
+            format!(
+                "{} (owners with a second endpoint over their life: {}; untagged: {})",
+                e.cloud.max_per_uid,
+                e.cloud.replaced.len(),
+                e.cloud.untagged
+            ),
+        ),
+        (
+            "leaked endpoints",
+            format!("{} ({} Orphan endpoints kept, as asked)", e.cloud.leaked.len(), e.cloud.orphans_kept),
+        ),
+        ("endpoint Ready True->False, legitimate", join(&e.allowed_drops)),
+        ("endpoint Ready=False reasons seen", join(&e.false_reasons)),
+        ("endpoints not Ready after the faults stopped", e.not_converged.len().to_string()),
         ("stuck finalizers", f.stuck.len().to_string()),
         ("wall time", format!("{} s", f.wall.as_secs())),
     ];
@@ -263,6 +388,60 @@ mod tests {
         ];
         for (tr, ns, want) in cases {
             assert_eq!(explain(&tr, ns), want, "{tr:?} switch ns {ns}");
+        }
+    }
+
+    #[test]
+    fn endpoints_are_judged_by_owner_uid() {
+        use serde_json::json;
+
+        use crate::observe::{CloudKind, OWNER_TAG};
+        let ep = |id: &str, uid: Option<&str>, status: &str| {
+            let tags: Vec<serde_json::Value> =
+                uid.iter().map(|u| json!({"key": OWNER_TAG, "value": u})).collect();
+            json!({"endpointId": id, "endpointStatus": status, "tags": tags})
+        };
+        let names: BTreeMap<String, String> = [("u1", "n0/ep-001"), ("u2", "n1/ep-002"), ("u3", "n0/ep-003")]
+            .map(|(u, n)| (u.into(), n.into()))
+            .into();
+        let orphans: BTreeSet<String> = ["u3".to_string()].into();
+        // (snapshots in order, then: leaked, Orphan kept, check 9 problems)
+        type Case = (Vec<Vec<serde_json::Value>>, Vec<&'static str>, usize, usize);
+        let cases: [Case; 5] = [
+            (vec![vec![ep("a", Some("u1"), "Active")], vec![]], vec![], 0, 0),
+            (
+                vec![
+                    vec![ep("a", Some("u1"), "Active"), ep("b", Some("u2"), "Creating")],
+                    vec![ep("b", Some("u2"), "Active")],
+                ],
+                vec!["b (\"Active\") of n1/ep-002"],
+                0,
+                0,
+            ),
+            (vec![vec![ep("c", Some("u3"), "Active")]], vec![], 1, 0),
+            // A second endpoint beside the first (one check-9 line), and the same UID over its life
+            // (another); the Deleting one does not count as live.
+            (
+                vec![
+                    vec![ep("a", Some("u1"), "Deleting"), ep("d", Some("u1"), "Active")],
+                    vec![ep("d", Some("u1"), "Active"), ep("e", Some("u1"), "Creating")],
+                    vec![],
+                ],
+                vec![],
+                0,
+                2,
+            ),
+            (vec![vec![ep("x", None, "Active")]], vec!["x without an ownership tag"], 0, 1),
+        ];
+        for (snapshots, leaked, kept, problems) in cases {
+            let mut log = CloudLog::new(CloudKind::Endpoints);
+            for s in &snapshots {
+                log.absorb(s, Duration::ZERO);
+            }
+            let o = ownership(&log, &orphans, &names);
+            assert_eq!(o.leaked, leaked, "{snapshots:?}");
+            assert_eq!(o.orphans_kept, kept, "{snapshots:?}");
+            assert_eq!(one_endpoint_per_uid(&o).len(), problems, "{snapshots:?}: {o:?}");
         }
     }
 }

@@ -10,15 +10,15 @@ use std::{
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::{
     Client,
-    api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams},
+    api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams},
 };
 use privatelink_operator::alicloud::ops::DisableConnection;
 use serde_json::{Value, json};
 
 use crate::{
-    harness::{Consumer, Ctx, Operator, finalize_namespace, repo_root},
+    harness::{Consumer, Ctx, GROUP, Operator, VERSION, finalize_namespace, repo_root},
     observe::Admin,
-    spec::SECRET,
+    spec::{ENDPOINT_KIND, SECRET},
 };
 
 /// How long a Kubernetes call is retried (covers an apiserver restart).
@@ -26,6 +26,9 @@ const KUBE_RETRY: Duration = Duration::from_secs(120);
 /// Drift-check interval of the operators under chaos (the default is 600 s): a credentials switch is
 /// seen within it.
 pub const RESYNC_SECONDS: &str = "20";
+/// Connection poll of the operators under chaos (the default is 30 s): how soon a service accepts an
+/// endpoint of account B (`connectionApproval`), and an endpoint sees that it was accepted.
+pub const CONNECTION_POLL_SECONDS: &str = "5";
 
 pub const DEFAULT_KEYS: (&str, &str) = ("sim-ak-default", "sim-secret-default");
 pub const OTHER_KEYS: (&str, &str) = ("sim-ak-other", "sim-secret-other");
@@ -57,6 +60,12 @@ where
 // ------------------------------------------------------------------------------------------------
 // Objects, Secrets, namespaces
 // ------------------------------------------------------------------------------------------------
+
+/// The `VpcEndpoint` kind (the harness's `Ctx::ar` is the service kind).
+pub fn endpoint_resource() -> ApiResource {
+    let gvk = GroupVersionKind::gvk(GROUP, VERSION, ENDPOINT_KIND);
+    ApiResource::from_gvk_with_plural(&gvk, "vpcendpoints")
+}
 
 /// Creates an object; a retry that finds it created (the first answer was lost) reads it instead.
 pub async fn create_object(api: &Api<DynamicObject>, manifest: &Value) -> Result<DynamicObject, String> {
@@ -91,17 +100,38 @@ pub async fn delete_object(api: &Api<DynamicObject>, name: &str) -> Result<(), S
     }
 }
 
-/// Creates or overwrites the namespace's credentials Secret.
-pub async fn set_credentials(client: &Client, ns: &str, (ak, sk): (&str, &str)) -> Result<(), String> {
+/// Creates or overwrites the namespace's credentials Secret (the services').
+pub async fn set_credentials(client: &Client, ns: &str, keys: (&str, &str)) -> Result<(), String> {
+    set_secret(client, ns, SECRET, keys).await
+}
+
+/// Creates or overwrites credentials Secret `name`.
+pub async fn set_secret(client: &Client, ns: &str, name: &str, (ak, sk): (&str, &str)) -> Result<(), String> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let patch = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": SECRET},
+    let patch = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
                        "stringData": {"accessKeyId": ak, "accessKeySecret": sk}});
     let pp = PatchParams::apply("chaos-test").force();
     let patch = Patch::Apply(&patch);
-    kube_retry(|| secrets.patch(SECRET, &pp, &patch))
+    kube_retry(|| secrets.patch(name, &pp, &patch))
         .await
         .map(drop)
-        .map_err(|e| format!("set Secret {ns}/{SECRET}: {e}"))
+        .map_err(|e| format!("set Secret {ns}/{name}: {e}"))
+}
+
+/// Deletes every `VpcEndpoint`, service object and Secret of a namespace at once (as the namespace
+/// controller does); returns what is still there.
+async fn empty_namespace(client: &Client, ar: &ApiResource, ns: &str) -> Result<Vec<String>, kube::Error> {
+    let eps: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &endpoint_resource());
+    let mut left = Vec::new();
+    for o in eps.list(&Default::default()).await?.items {
+        let name = o.metadata.name.clone().unwrap_or_default();
+        if o.metadata.deletion_timestamp.is_none() {
+            eps.delete(&name, &DeleteParams::default()).await?;
+        }
+        left.push(format!("{ENDPOINT_KIND}/{name} {:?}", o.metadata.finalizers.unwrap_or_default()));
+    }
+    left.extend(crate::harness::empty_namespace(client, ar, ns).await?);
+    Ok(left)
 }
 
 /// How the deletion of one namespace ended.
@@ -115,7 +145,7 @@ pub struct NsOutcome {
 }
 
 /// Deletes a namespace with everything in it. The testenv runs no kube-controller-manager, so this
-/// plays its namespace controller: delete the contents (objects and the credentials Secret together),
+/// plays its namespace controller: delete the contents (endpoints, services and the credentials Secrets together),
 /// wait until they are gone (finalizers released), then clear the `kubernetes` finalizer (`/finalize`).
 pub async fn delete_namespace(client: Client, ar: ApiResource, ns: String, deadline: Instant) -> NsOutcome {
     let t = Instant::now();
@@ -126,7 +156,7 @@ pub async fn delete_namespace(client: Client, ar: ApiResource, ns: String, deadl
         Err(e) => format!("delete namespace: {e}"),
     };
     while Instant::now() < deadline {
-        match crate::harness::empty_namespace(&client, &ar, &ns).await {
+        match empty_namespace(&client, &ar, &ns).await {
             Ok(left) if left.is_empty() => {
                 if let Err(e) = finalize_namespace(&client, &ns).await {
                     last = format!("finalize: {e}");
@@ -256,7 +286,10 @@ impl Operators {
             &self.kubeconfig,
             ns,
             &self.endpoint,
-            &[("PRIVATELINK_RESYNC_SECONDS", RESYNC_SECONDS)],
+            &[
+                ("PRIVATELINK_RESYNC_SECONDS", RESYNC_SECONDS),
+                ("PRIVATELINK_CONNECTION_POLL_SECONDS", CONNECTION_POLL_SECONDS),
+            ],
             // Objects name their Secret; no operator-wide key to fall back on.
             &["ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"],
         )

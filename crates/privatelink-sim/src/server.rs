@@ -418,7 +418,8 @@ async fn endpoints(State(sim): State<Arc<Sim>>) -> Json<Value> {
             json!({"accountId": e.account_id, "regionId": e.region_id, "endpointId": e.endpoint_id,
                    "serviceId": e.service_id, "vpcId": e.vpc_id, "endpointStatus": e.status(),
                    "zones": e.zone_ids(),
-                   "securityGroups": e.security_groups.iter().map(|g| g.id.clone()).collect::<Vec<_>>()})
+                   "securityGroups": e.security_groups.iter().map(|g| g.id.clone()).collect::<Vec<_>>(),
+                   "tags": e.tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>()})
         })
         .collect();
     Json(json!({"endpoints": list}))
