@@ -406,6 +406,10 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
     if cfg.watch_services {
         controller = controller.reconcile_on(backend_changes(&client, &cfg.namespaces, ctx.clone()));
     }
+    // Turns of a saturated account budget wake parked objects (reconcile::admission).
+    let (wake_turns, turns) = futures::channel::mpsc::unbounded();
+    controller = controller.reconcile_on(turns);
+    let dispatcher = tokio::spawn(reconcile::dispatch_turns(ctx.clone(), wake_turns));
     info!(
         namespaces = if cfg.namespaces.is_empty() { "(all)".to_string() } else { cfg.namespaces.join(",") },
         concurrency = cfg.concurrency,
@@ -432,6 +436,7 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
         }
         None => services.await,
     }
+    dispatcher.abort();
     info!("controller stopped; shutting down");
     if let Some(l) = leadership {
         l.release().await;

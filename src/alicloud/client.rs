@@ -104,6 +104,12 @@ pub struct AliCloudClient {
     /// Access key ID → account ID, once known: Alibaba's rate limit is per account, so every key of one
     /// account (several Secrets, RRSA's rotating STS keys) spends one budget.
     budgets: Arc<parking_lot::RwLock<std::collections::HashMap<String, String>>>,
+    /// Per budget: when every call queued so far will have been sent (a mirror of the limiter, whose
+    /// queue governor does not expose), for admission ([`Self::backlog`]).
+    queued: Arc<parking_lot::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
+    /// One call's share of a budget (1 / qps) and the burst a full budget allows at once.
+    interval: Duration,
+    burst_tolerance: Duration,
     metrics: Option<Arc<Metrics>>,
 }
 
@@ -175,8 +181,38 @@ impl AliCloudClient {
             endpoint: config.endpoint.clone(),
             limiter: Arc::new(RateLimiter::keyed(Quota::per_second(qps).allow_burst(burst))),
             budgets: Arc::default(),
+            queued: Arc::default(),
+            interval: Duration::from_secs(1) / qps.get(),
+            burst_tolerance: Duration::from_secs(1) / qps.get() * (burst.get() - 1),
             metrics,
         })
+    }
+
+    /// Calls per second per account (`--qps`).
+    pub fn qps(&self) -> u32 {
+        (Duration::from_secs(1).as_nanos() / self.interval.as_nanos().max(1)) as u32
+    }
+
+    /// How long a call on this account's budget would wait for its token now: the queue that the
+    /// calls already waiting (and the burst already spent) leave. Zero while the budget has room.
+    pub fn backlog(&self, account_id: &str) -> Duration {
+        let now = std::time::Instant::now();
+        self.queued
+            .lock()
+            .get(&format!("account:{account_id}"))
+            .map_or(Duration::ZERO, |tat| tat.saturating_duration_since(now + self.burst_tolerance))
+    }
+
+    /// Count a call against its budget's queue (GCRA: the theoretical arrival time moves on by one
+    /// interval from now or from where the queue ends).
+    fn charge(&self, key: &str) {
+        let now = std::time::Instant::now();
+        let mut queued = self.queued.lock();
+        if queued.len() >= 10_000 {
+            queued.retain(|_, tat| *tat > now);
+        }
+        let tat = queued.entry(key.to_string()).or_insert(now);
+        *tat = (*tat).max(now) + self.interval;
     }
 
     /// Record which account an access key belongs to: from now on its calls spend that account's
@@ -241,7 +277,9 @@ impl AliCloudClient {
 
     /// Call an operation, waiting for the account's rate limit first.
     pub async fn call<O: Operation>(&self, creds: &Credentials, op: &O) -> Result<O::Response, CallError> {
-        self.limiter.until_key_ready(&self.budget_key(creds)).await;
+        let key = self.budget_key(creds);
+        self.charge(&key);
+        self.limiter.until_key_ready(&key).await;
         let endpoint = match O::PRODUCT {
             Product::PrivateLink => self.endpoint_for(op.region()),
             Product::Sts => self.sts_endpoint.clone(),

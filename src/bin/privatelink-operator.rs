@@ -39,10 +39,10 @@ struct RunArgs {
     #[arg(long, env = "ALIBABA_CLOUD_STS_ENDPOINT")]
     sts_endpoint: Option<String>,
     /// Watch only this namespace (default: all namespaces). Same as `--watch-namespaces` with one.
-    #[arg(long, env = "WATCH_NAMESPACE")]
+    #[arg(long, env = "WATCH_NAMESPACE", value_parser = namespace_name)]
     namespace: Option<String>,
     /// Watch only these namespaces, comma-separated (default: all). Namespaced RBAC in each suffices.
-    #[arg(long, env = "PRIVATELINK_WATCH_NAMESPACES", value_delimiter = ',')]
+    #[arg(long, env = "PRIVATELINK_WATCH_NAMESPACES", value_delimiter = ',', value_parser = namespace_name)]
     watch_namespaces: Vec<String>,
     /// Maximum reconciliations in parallel.
     #[arg(long, env = "PRIVATELINK_CONCURRENCY", default_value_t = 8)]
@@ -88,6 +88,21 @@ struct RunArgs {
     /// Log format.
     #[arg(long, env = "PRIVATELINK_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
+}
+
+/// A namespace name (a DNS-1123 label; blank is allowed and ignored). A list given to `--namespace`
+/// would otherwise be watched as one namespace that does not exist, silently.
+fn namespace_name(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let label = s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-');
+    match (label, s.contains(',')) {
+        (true, _) => Ok(s.to_string()),
+        (false, true) => Err(format!("{s:?} is a list: use --watch-namespaces for several namespaces")),
+        (false, false) => Err(format!("{s:?} is not a namespace name (lowercase letters, digits and '-')")),
+    }
 }
 
 /// The namespaces to watch: `--namespace` and `--watch-namespaces` together, trimmed, without
@@ -167,5 +182,10 @@ mod tests {
         let cli = Cli::parse_from(["privatelink-operator", "run", "--watch-namespaces", "team-a,team-b"]);
         let Command::Run(a) = cli.command else { panic!("run") };
         assert_eq!(watched(a.namespace, a.watch_namespaces), s(&["team-a", "team-b"]));
+        let err = Cli::try_parse_from(["privatelink-operator", "run", "--namespace", "team-a,team-b"])
+            .err()
+            .expect("a list in --namespace is refused");
+        assert!(err.to_string().contains("--watch-namespaces"), "{err}");
+        assert!(Cli::try_parse_from(["privatelink-operator", "run", "--namespace", "Team_A"]).is_err());
     }
 }

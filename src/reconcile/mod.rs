@@ -12,6 +12,7 @@
 //! patch causes, so a failing call is not repeated at once and a poll is not doubled.
 
 pub mod access;
+pub mod admission;
 pub mod backends;
 pub mod control;
 pub mod create;
@@ -52,6 +53,7 @@ use tracing::{info, instrument, warn};
 
 use self::{
     access::Approval,
+    admission::Decision,
     observe::Observed,
     plan::{Read, Sync},
     schedule::{Gate, Wait},
@@ -122,6 +124,10 @@ pub struct Context {
     creating: Mutex<pacing::CreatingTimes>,
     /// The cache of `VpcEndpoint`s, when the operator serves that kind (who else uses a Secret).
     endpoints: std::sync::OnceLock<(Store<crate::crd::VpcEndpoint>, Arc<AtomicBool>)>,
+    /// Who spends each account's budget next ([`admission`]).
+    admission: Mutex<admission::Admission<ObjectRef<VpcEndpointService>>>,
+    /// Kicks [`dispatch_turns`] when an object is parked.
+    parked: tokio::sync::Notify,
 }
 
 /// Per-object memory.
@@ -162,7 +168,6 @@ impl Context {
     ) -> Self {
         Self {
             client,
-            cloud,
             default_credentials,
             recorder,
             metrics,
@@ -174,6 +179,9 @@ impl Context {
             backend_refs: Mutex::default(),
             creating: Mutex::default(),
             endpoints: std::sync::OnceLock::new(),
+            admission: Mutex::new(admission::Admission::new(cloud.qps())),
+            parked: tokio::sync::Notify::new(),
+            cloud,
         }
     }
 
@@ -421,7 +429,31 @@ impl Context {
     pub fn forget(&self, obj: &VpcEndpointService) {
         self.track_ready(obj, None);
         self.backend_refs.lock().remove(&ObjectRef::from(obj));
+        self.admission.lock().forget(&Self::gate_key(obj));
         self.objects.lock().remove(&Self::gate_key(obj));
+    }
+
+    /// Admission of this pass to the account's budget ([`admission`]): a pass that would start a
+    /// Create waits its turn while the budget is saturated, a poll goes ahead of it.
+    fn admit(&self, obj: &VpcEndpointService, account: &str, st: &VpcEndpointServiceStatus) -> Decision {
+        let class = if st.service_id.is_none() && st.create_client_token.is_none() {
+            admission::Class::Start
+        } else {
+            admission::Class::Poll
+        };
+        let backlog = self.cloud.backlog(account);
+        let ns = obj.namespace().unwrap_or_default();
+        let decision =
+            self.admission.lock().admit(account, &ns, &Self::gate_key(obj), class, backlog, Instant::now());
+        if decision == Decision::Park {
+            self.parked.notify_one();
+        }
+        decision
+    }
+
+    /// Whether the object holds a turn of [`admission`] (its wake-up passes the gate).
+    fn has_turn(&self, obj: &VpcEndpointService) -> bool {
+        self.admission.lock().has_turn(&Self::gate_key(obj))
     }
 
     fn track_ready(&self, obj: &VpcEndpointService, state: Option<&'static str>) {
@@ -503,6 +535,7 @@ pub async fn reconcile(obj: Arc<VpcEndpointService>, ctx: Arc<Context>) -> Resul
     // A reconcile-now request skips the wait (also an error backoff's); anything else waits its turn.
     if control::reconcile_request(&obj).is_none()
         && let Some(wait) = ctx.gate_wait(&obj, started)
+        && !ctx.has_turn(&obj)
     {
         return Ok(Action::requeue(wait));
     }
@@ -714,6 +747,11 @@ async fn apply(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpointSer
         Err(e @ Error::Requeue { .. }) => return Err(e),
         Err(e) => return fail(obj, ctx, api, st, e).await,
     };
+    match ctx.admit(obj, &account, &st) {
+        Decision::Go => {}
+        Decision::Later(wait) => return Ok(Action::requeue(wait)),
+        Decision::Park => return queued(obj, ctx, api, st).await,
+    }
     match observe::observe(obj, ctx, &creds, &uid, &st).await {
         Err(e) => fail(obj, ctx, api, st, e).await,
         Ok(Observed::Absent) if control::observe_only(obj) => {
@@ -786,6 +824,53 @@ async fn apply(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpointSer
             );
             let phase = Phase::Failed { reason: "AdoptionConflict".into(), message, terminal: true };
             settle(obj, ctx, api, st, phase, Wait::Fixed(ctx.settings.terminal_retry)).await
+        }
+    }
+}
+
+/// How long a parked object waits at most before it looks again by itself (its turn normally wakes it
+/// first).
+const PARKED_RECHECK: Duration = Duration::from_secs(60);
+
+/// A new object waiting its turn for the account's budget: `Ready=False` reason `Queued` (written once),
+/// and the controller slot is free for others at once.
+async fn queued(
+    obj: &VpcEndpointService,
+    ctx: &Context,
+    api: &Api<VpcEndpointService>,
+    st: VpcEndpointServiceStatus,
+) -> Result<Action> {
+    if status::condition(obj.status.as_ref(), status::cond::READY).map(|c| c.reason.as_str()) != Some(QUEUED)
+    {
+        let message = format!(
+            "waiting for a turn of the account's API budget (--qps {}): other Creates are queued; namespaces take turns, and the Create is sent in order",
+            ctx.cloud.qps()
+        );
+        write_phase(obj, ctx, api, st, &Phase::Progressing { reason: QUEUED.into(), message }).await?;
+    }
+    Ok(Action::requeue(PARKED_RECHECK))
+}
+
+/// Reason of an object waiting for its turn of the account's budget.
+pub const QUEUED: &str = "Queued";
+
+/// Hand out turns of each account's budget ([`admission`]) and wake the objects whose turn it is.
+pub async fn dispatch_turns(
+    ctx: Arc<Context>,
+    wake: futures::channel::mpsc::UnboundedSender<ObjectRef<VpcEndpointService>>,
+) {
+    loop {
+        let (woken, next) =
+            ctx.admission.lock().dispatch(|account| ctx.cloud.backlog(account), Instant::now());
+        for who in woken {
+            if wake.unbounded_send(who).is_err() {
+                return;
+            }
+        }
+        let nap = next.unwrap_or(Duration::from_secs(3600));
+        tokio::select! {
+            _ = tokio::time::sleep(nap) => {},
+            _ = ctx.parked.notified() => {},
         }
     }
 }

@@ -105,6 +105,10 @@ struct Args {
     /// every (already Ready) object again; separates steady-state footprint from burst leftovers.
     #[arg(long)]
     restart_check: bool,
+    /// Fairness probe (issue 16 B): this many seconds into the burst, apply one object in namespace
+    /// `<ns>-b` (same account) and one in `<ns>-c` (another account's credentials), and time each to Ready.
+    #[arg(long)]
+    fair_after_seconds: Option<f64>,
     /// Raw results (JSON).
     #[arg(long)]
     out: PathBuf,
@@ -305,7 +309,13 @@ impl Operator {
         let file = std::fs::File::create(&log)?;
         let kubeconfig = std::env::var("OPERATOR_KUBECONFIG").or_else(|_| env("KUBECONFIG"))?;
         let child = tokio::process::Command::new(&a.operator_bin)
-            .args(["run", "--endpoint", &env("PRIVATELINK_ENDPOINT")?, "--namespace", ns])
+            .args([
+                "run",
+                "--endpoint",
+                &env("PRIVATELINK_ENDPOINT")?,
+                "--watch-namespaces",
+                &namespaces(a, ns),
+            ])
             .args(["--concurrency", &a.concurrency.to_string()])
             .args(["--resync-seconds", &a.resync_seconds.to_string()])
             .args(["--connection-poll-seconds", &a.connection_poll_seconds.to_string()])
@@ -503,6 +513,77 @@ fn rate_stats(calls: &[&CallRec], latency_ms: Option<u64>) -> Value {
 
 // ---------- the scenario ----------
 
+/// The namespaces the operator watches: the burst's, plus the fairness probe's two.
+fn namespaces(a: &Args, ns: &str) -> String {
+    match a.fair_after_seconds {
+        Some(_) => format!("{ns},{ns}-b,{ns}-c"),
+        None => ns.to_string(),
+    }
+}
+
+/// The fairness probe's namespaces and the other account's credentials (the simulator's second
+/// account, whose keys are the simulator's public demo keys).
+async fn fair_setup(client: &Client, ns: &str) -> Res<()> {
+    let nss: Api<Namespace> = Api::all(client.clone());
+    for n in [format!("{ns}-b"), format!("{ns}-c")] {
+        let obj =
+            Namespace { metadata: ObjectMeta { name: Some(n), ..Default::default() }, ..Default::default() };
+        match nss.create(&PostParams::default(), &obj).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(client.clone(), &format!("{ns}-c"));
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": {"name": "other-account"},
+        "stringData": {"accessKeyId": "sim-ak-other", "accessKeySecret": "sim-secret-other"}
+    }))?;
+    match secrets.create(&PostParams::default(), &secret).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The fairness probe: after `after`, one object in `<ns>-b` (the burst's account) and one in `<ns>-c`
+/// (another account); seconds from each create to Ready.
+async fn fair_probe(client: Client, ns: String, after: Duration, timeout: Duration) -> Res<Value> {
+    tokio::time::sleep(after).await;
+    let mut spec = bench_spec(false)?;
+    let mut probes = vec![];
+    for (suffix, other) in [("b", false), ("c", true)] {
+        let api: Api<VpcEndpointService> = Api::namespaced(client.clone(), &format!("{ns}-{suffix}"));
+        if other {
+            spec.credentials_secret_ref = Some(serde_json::from_value(json!({"name": "other-account"}))?);
+        }
+        let obj = object(&format!("fair-{suffix}"), &spec);
+        api.create(&PostParams::default(), &obj).await?;
+        probes.push((suffix, api, Instant::now()));
+    }
+    let mut out = json!({});
+    let deadline = Instant::now() + timeout;
+    while out.as_object().map_or(0, |o| o.len()) < probes.len() && Instant::now() < deadline {
+        for (suffix, api, created) in &probes {
+            if out.get(*suffix).is_some() {
+                continue;
+            }
+            if let Ok(o) = api.get(&format!("fair-{suffix}")).await
+                && is_ready(&o)
+            {
+                out[*suffix] = json!((created.elapsed().as_secs_f64() * 100.0).round() / 100.0);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(json!({
+        "after_s": after.as_secs_f64(),
+        "same_account_other_namespace_ready_s": out.get("b"),
+        "other_account_ready_s": out.get("c"),
+    }))
+}
+
 fn object(name: &str, spec: &VpcEndpointServiceSpec) -> VpcEndpointService {
     VpcEndpointService {
         metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
@@ -642,6 +723,10 @@ async fn run(a: Args) -> Res<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    if a.fair_after_seconds.is_some() {
+        fair_setup(&client, &ns).await?;
+    }
+
     // Operator.
     let op = Operator::start(&a, &ns).await?;
     eprintln!(
@@ -686,7 +771,15 @@ async fn run(a: Args) -> Res<()> {
         })
     });
 
-    // Burst.
+    // Burst (and the fairness probe, running alongside).
+    let fair = a.fair_after_seconds.map(|after| {
+        tokio::spawn(fair_probe(
+            client.clone(),
+            ns.clone(),
+            Duration::from_secs_f64(after),
+            Duration::from_secs(a.timeout_seconds),
+        ))
+    });
     create_all(&api, &a, &book).await?;
     let apply_s = i0.elapsed().as_secs_f64();
     eprintln!("bench[{}]: {} objects created in {apply_s:.1}s", a.label, a.n);
@@ -827,6 +920,10 @@ async fn run(a: Args) -> Res<()> {
         b.zip(e).map(|(b, e)| ((e.cpu_s - b.cpu_s) * 100.0).round() / 100.0)
     };
 
+    let fair = match fair {
+        Some(task) => Some(task.await.map_err(|e| e.to_string())??),
+        None => None,
+    };
     let mut result = json!({
         "label": a.label,
         "started": t0.to_string(),
@@ -875,6 +972,9 @@ async fn run(a: Args) -> Res<()> {
             "rss_series_mib": sm.iter().step_by(5).map(|(t, s)| json!([t.round(), mib(s.rss_kib)])).collect::<Vec<_>>(),
         },
     });
+    if let Some(f) = fair {
+        result["fair"] = f;
+    }
 
     // Steady state.
     if a.steady_intervals > 0 && !timed_out {
@@ -1016,6 +1116,15 @@ fn print_summary(r: &Value) {
         r["memory"]["rss_mib_all_ready"],
         r["memory"]["hwm_mib_all_ready"],
     );
+    if let Some(f) = r.get("fair") {
+        println!(
+            "[{}] fairness: applied {}s into the burst: other namespace, same account Ready in {}s; other account Ready in {}s",
+            r["label"].as_str().unwrap_or(""),
+            f["after_s"],
+            f["same_account_other_namespace_ready_s"],
+            f["other_account_ready_s"],
+        );
+    }
     if let Some(s) = r.get("restart") {
         println!(
             "[{}] restarted operator: all reconciled in {}s, RSS {} MiB (HWM {}), status patches {}",

@@ -57,6 +57,19 @@ if r:
     row(f"{tag}: median create -> Ready", f"{fmt(e2e['p50'], 1)} s (ratio {e2e['p50'] / goal_med:.2f})",
         f"<= {goal_med:.0f} s", e2e["p50"] <= goal_med)
 
+r = load("fair")
+if r and r.get("fair"):
+    # Issue 16 B: with namespace A's burst in progress, one object in namespace B (same account) is Ready
+    # within Creating + 3 s; one with another account's credentials is not slowed by A's burst at all.
+    f, c = r["fair"], r["config"]
+    cs = c["create_seconds"]
+    tag = f"B fair (n={c['n']} in ns A, qps={c['operator_qps']}, probe {f['after_s']:g} s in)"
+    same, other = f.get("same_account_other_namespace_ready_s"), f.get("other_account_ready_s")
+    row(f"{tag}: ns B, same account: create -> Ready", f"{fmt(same, 1)} s", f"<= {cs + 3:g} s",
+        same is not None and same <= cs + 3)
+    row(f"{tag}: other account: create -> Ready", f"{fmt(other, 1)} s", f"<= {cs + 3:g} s",
+        other is not None and other <= cs + 3)
+
 r = load("limited")
 if r:
     # Issue 16 F: the simulator enforces the limit; all Ready within 1.25 x (N*2/Q + Creating), <= 1 % throttled.

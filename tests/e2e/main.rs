@@ -15,6 +15,7 @@ mod deploy;
 mod detach;
 mod endpoints;
 mod exactly_once;
+mod fairness;
 mod leader;
 mod ready;
 mod restore;

@@ -8,6 +8,8 @@
 #           then steady state for BENCH_STEADY_INTERVALS x BENCH_RESYNC s
 #   shipped BENCH_SHIPPED_N (1000) objects at once with the shipped --qps 20 --burst 40, Creating 5 s,
 #           30 ms per call (issue 16 A): calls per object to Ready, all Ready and median vs the goals
+#   fair    the shipped scenario again, plus 10 s into the burst one object in another namespace of the
+#           same account and one of another account (issue 16 B): each one's create -> Ready
 #   limited BENCH_LIMITED_N (10000) objects, the simulator enforcing 100 calls/s, --qps 100 (issue 16 F):
 #           all Ready vs 1.25 x (N*2/100 + Creating), share of throttled calls
 #   rate    BENCH_RATE_N objects with --qps BENCH_RATE_QPS: request rate seen by the simulator
@@ -30,7 +32,7 @@ if [[ -n "${BENCH_QUICK:-}" ]]; then
 fi
 BENCH_N="${BENCH_N:-1000}"
 BENCH_SCALE_N="${BENCH_SCALE_N:-10000}"
-BENCH_SCENARIOS="${BENCH_SCENARIOS:-sim burst shipped rate conc approval scale limited}"
+BENCH_SCENARIOS="${BENCH_SCENARIOS:-sim burst shipped fair rate conc approval scale limited}"
 BENCH_CREATE_SECONDS="${BENCH_CREATE_SECONDS:-3}"
 BENCH_RESYNC="${BENCH_RESYNC:-60}"
 BENCH_STEADY_INTERVALS="${BENCH_STEADY_INTERVALS:-2}"
@@ -126,7 +128,7 @@ drive() { # drive LABEL ARGS...
 }
 
 : >"$OUT/summary.txt"
-if want burst || want shipped || want rate || want conc || want approval; then
+if want burst || want shipped || want fair || want rate || want conc || want approval; then
   testenv_up
   if want burst; then
     drive burst --n "$BENCH_N" --concurrency "$BENCH_CONCURRENCY" --qps "$BENCH_QPS" --burst "$BENCH_BURST" \
@@ -136,6 +138,13 @@ if want burst || want shipped || want rate || want conc || want approval; then
     # Issue 16 A: the shipped defaults (--qps 20 --burst 40 --concurrency 8), Creating 5 s, 30 ms per call.
     CREATE_SECONDS=5 drive shipped --n "$BENCH_SHIPPED_N" --concurrency 8 --qps 20 --burst 40 \
       --resync-seconds 600 --steady-intervals 0 --sim-latency-ms 30 --timeout-seconds 1200
+  fi
+  if want fair; then
+    # Issue 16 B: the shipped burst in one namespace; 10 s in, one object in another namespace (same
+    # account) and one with another account's credentials.
+    CREATE_SECONDS=5 drive fair --n "$BENCH_SHIPPED_N" --concurrency 8 --qps 20 --burst 40 \
+      --resync-seconds 600 --steady-intervals 0 --sim-latency-ms 30 --timeout-seconds 1200 \
+      --fair-after-seconds 10
   fi
   if want rate; then
     drive rate --n "$BENCH_RATE_N" --concurrency "$BENCH_CONCURRENCY" --qps "$BENCH_RATE_QPS" \
