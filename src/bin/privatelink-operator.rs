@@ -53,10 +53,10 @@ struct RunArgs {
     /// Safety retry of terminal errors in seconds (a spec change retries at once).
     #[arg(long, env = "PRIVATELINK_TERMINAL_RETRY_SECONDS", default_value_t = 1800)]
     terminal_retry_seconds: u64,
-    /// Sustained Alibaba Cloud requests per second, per access key.
+    /// Sustained Alibaba Cloud requests per second, per account (each access key's until its account is known).
     #[arg(long, env = "PRIVATELINK_QPS", default_value_t = 20)]
     qps: u32,
-    /// Burst of Alibaba Cloud requests, per access key.
+    /// Burst of Alibaba Cloud requests, per account.
     #[arg(long, env = "PRIVATELINK_BURST", default_value_t = 40)]
     burst: u32,
     /// Timeout of one Alibaba Cloud request, in seconds.

@@ -433,14 +433,17 @@ impl Context {
         self.objects.lock().remove(&Self::gate_key(obj));
     }
 
-    /// Admission of this pass to the account's budget ([`admission`]): a pass that would start a
-    /// Create waits its turn while the budget is saturated, a poll goes ahead of it.
-    fn admit(&self, obj: &VpcEndpointService, account: &str, st: &VpcEndpointServiceStatus) -> Decision {
-        let class = if st.service_id.is_none() && st.create_client_token.is_none() {
+    /// What a pass of this object would do, for [`admission`]: start a Create, or follow up on one.
+    fn admission_class(&self, st: &VpcEndpointServiceStatus) -> admission::Class {
+        if st.service_id.is_none() && st.create_client_token.is_none() {
             admission::Class::Start
         } else {
             admission::Class::Poll
-        };
+        }
+    }
+
+    /// Admission of this pass to the account's budget ([`admission`]): go ahead, or park until a turn.
+    fn admit(&self, obj: &VpcEndpointService, account: &str, class: admission::Class) -> Decision {
         let backlog = self.cloud.backlog(account);
         let ns = obj.namespace().unwrap_or_default();
         let decision =
@@ -733,6 +736,14 @@ async fn apply(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpointSer
         }
         _ => {}
     }
+    // Nobody waits for a token inside a controller slot: a pass that would, parks (reconcile::admission).
+    let class = ctx.admission_class(&st);
+    if ctx.admit(obj, &account, class) == Decision::Park {
+        return match class {
+            admission::Class::Start => queued(obj, ctx, api, st).await,
+            admission::Class::Poll => Ok(Action::requeue(PARKED_RECHECK)),
+        };
+    }
     if let Some(sid) = st.service_id.clone()
         && requested.is_none()
         && !control::observe_only(obj)
@@ -747,11 +758,6 @@ async fn apply(obj: &VpcEndpointService, ctx: &Context, api: &Api<VpcEndpointSer
         Err(e @ Error::Requeue { .. }) => return Err(e),
         Err(e) => return fail(obj, ctx, api, st, e).await,
     };
-    match ctx.admit(obj, &account, &st) {
-        Decision::Go => {}
-        Decision::Later(wait) => return Ok(Action::requeue(wait)),
-        Decision::Park => return queued(obj, ctx, api, st).await,
-    }
     match observe::observe(obj, ctx, &creds, &uid, &st).await {
         Err(e) => fail(obj, ctx, api, st, e).await,
         Ok(Observed::Absent) if control::observe_only(obj) => {
@@ -840,8 +846,9 @@ async fn queued(
     api: &Api<VpcEndpointService>,
     st: VpcEndpointServiceStatus,
 ) -> Result<Action> {
-    if status::condition(obj.status.as_ref(), status::cond::READY).map(|c| c.reason.as_str()) != Some(QUEUED)
-    {
+    // Written only to a status without conditions (once): an object an earlier version reconciled keeps
+    // what it has, so the ownership-tag lookup still runs for it ([`observe::never_sent`]).
+    if st.conditions.is_empty() {
         let message = format!(
             "waiting for a turn of the account's API budget (--qps {}): other Creates are queued; namespaces take turns, and the Create is sent in order",
             ctx.cloud.qps()

@@ -146,14 +146,22 @@ pub async fn observe(
         };
     }
     // A Create may have been sent only once its token was persisted (or, for objects an earlier
-    // version reconciled, once the status has conditions).
-    if st.create_client_token.is_none() && st.conditions.is_empty() && !super::control::observe_only(obj) {
+    // version reconciled, once the status has conditions other than the `Queued` an object without any
+    // gets while it waits for its first turn).
+    if st.create_client_token.is_none() && never_sent(st) && !super::control::observe_only(obj) {
         return Ok(Observed::Absent);
     }
     Ok(match find_owned(ctx, creds, &region, uid).await? {
         Some(attrs) => Observed::Found(Box::new(attrs)),
         None => Observed::Absent,
     })
+}
+
+/// No Create can have been sent for this status (given no ClientToken): nothing was ever written, or
+/// only the `Queued` phase, which is written only to a status without conditions.
+pub fn never_sent(st: &crate::crd::VpcEndpointServiceStatus) -> bool {
+    st.conditions.is_empty()
+        || st.conditions.iter().any(|c| c.type_ == super::status::cond::READY && c.reason == super::QUEUED)
 }
 
 /// The service carrying this object's ownership tag, if any (oldest first if there were several),
@@ -292,4 +300,40 @@ pub async fn tags(
         (rows, page.next_token)
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
+    use super::*;
+    use crate::crd::VpcEndpointServiceStatus;
+
+    fn cond(type_: &str, reason: &str) -> Condition {
+        Condition {
+            type_: type_.into(),
+            reason: reason.into(),
+            status: "False".into(),
+            message: String::new(),
+            observed_generation: Some(1),
+            last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                jiff::Timestamp::UNIX_EPOCH,
+            ),
+        }
+    }
+
+    /// Whether a status without a ClientToken can skip the ownership-tag lookup before a Create.
+    #[test]
+    fn never_sent_table() {
+        let cases: &[(&str, Vec<Condition>, bool)] = &[
+            ("a new object", vec![], true),
+            ("waiting for its first turn", vec![cond("Ready", "Queued"), cond("Synced", "Queued")], true),
+            ("reconciled by an earlier version (no token then)", vec![cond("Ready", "Creating")], false),
+            ("a failure before the Create", vec![cond("Ready", "BackendNotReady")], false),
+        ];
+        for (name, conditions, want) in cases {
+            let st = VpcEndpointServiceStatus { conditions: conditions.clone(), ..Default::default() };
+            assert_eq!(never_sent(&st), *want, "{name}");
+        }
+    }
 }
