@@ -262,6 +262,25 @@ mod tests {
         Admission::new(20)
     }
 
+    /// `rounds` seconds of one turn each (the queue leaves room for one call), every turn used at once;
+    /// the objects served, in order. `t` moves on a second per round.
+    fn serve(a: &mut Admission<String>, t: &mut Instant, rounds: usize) -> Vec<String> {
+        let mut order = vec![];
+        for _ in 0..rounds {
+            *t += Duration::from_secs(1);
+            let (woken, _) = a.dispatch(|_| SLACK - 50 * MS, *t);
+            for w in woken {
+                assert_eq!(
+                    a.admit(A, "any", &w, Class::Start, SLACK * 2, *t),
+                    Decision::Go,
+                    "{w} holds a turn"
+                );
+                order.push(w);
+            }
+        }
+        order
+    }
+
     #[test]
     fn admit_table() {
         // (name, backlog, parked before in ns-a, class, expected)
@@ -391,17 +410,8 @@ mod tests {
             a.admit(A, "ns-a", &format!("a{i}"), Class::Start, long, now);
         }
         // Some of A's work is served first.
-        let mut served_a = 0;
         let mut t = now;
-        for _ in 0..10 {
-            t += Duration::from_secs(1);
-            let (woken, _) = a.dispatch(|_| SLACK - 50 * MS, t);
-            served_a += woken.len();
-            for w in woken {
-                assert_eq!(a.admit(A, "ns-a", &w, Class::Start, long, t), Decision::Go);
-            }
-        }
-        assert_eq!(served_a, 10);
+        assert_eq!(serve(&mut a, &mut t, 10).len(), 10);
         t += Duration::from_secs(1);
         assert_eq!(a.admit(A, "ns-b", &"b0".to_string(), Class::Start, long, t), Decision::Park);
         let (woken, _) = a.dispatch(|_| SLACK - 100 * MS, t);
@@ -420,16 +430,7 @@ mod tests {
         for i in 0..50 {
             a.admit(A, "ns-b", &format!("b{i}"), Class::Start, long, now);
         }
-        let mut order = vec![];
-        let mut t = now;
-        for _ in 0..20 {
-            t += Duration::from_secs(1);
-            let (woken, _) = a.dispatch(|_| SLACK - 50 * MS, t);
-            for w in woken {
-                assert_eq!(a.admit(A, "x", &w, Class::Start, long, t), Decision::Go);
-                order.push(w);
-            }
-        }
+        let order = serve(&mut a, &mut now.clone(), 20);
         let from_a = order.iter().filter(|w| w.starts_with('a')).count();
         assert_eq!(order.len(), 20);
         assert_eq!(from_a, 10, "half the turns each: {order:?}");
@@ -446,25 +447,11 @@ mod tests {
             a.admit(A, "ns-a", &format!("a{i}"), Class::Start, long, now);
         }
         let mut t = now;
-        for _ in 0..100 {
-            t += Duration::from_secs(1);
-            let (woken, _) = a.dispatch(|_| SLACK - 50 * MS, t);
-            for w in woken {
-                a.admit(A, "ns-a", &w, Class::Start, long, t);
-            }
-        }
+        serve(&mut a, &mut t, 100);
         for i in 0..50 {
             a.admit(A, "ns-b", &format!("b{i}"), Class::Start, long, t);
         }
-        let mut order = vec![];
-        for _ in 0..10 {
-            t += Duration::from_secs(1);
-            let (woken, _) = a.dispatch(|_| SLACK - 50 * MS, t);
-            for w in woken {
-                a.admit(A, "x", &w, Class::Start, long, t);
-                order.push(w);
-            }
-        }
+        let order = serve(&mut a, &mut t, 10);
         let from_b = order.iter().filter(|w| w.starts_with('b')).count();
         assert!((4..=6).contains(&from_b), "turns alternate after B joins: {order:?}");
     }
