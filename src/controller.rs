@@ -400,9 +400,19 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
     // which would otherwise replace a pending poll and crowd the queue under load.
     let trigger =
         reflector(writer, events).applied_objects().predicate_filter(trigger_key, PredicateConfig::default());
+    // Unbounded here: every due reconcile runs at once and waits for one of the `--concurrency` slots
+    // before any I/O, the most urgent first (reconcile::slots). kube-runtime's own bound would take due
+    // reconciles in hash order once its slots are busy.
     let mut controller = Controller::for_stream(trigger, reader)
-        .with_config(ControllerConfig::default().concurrency(cfg.concurrency))
+        .with_config(ControllerConfig::default().concurrency(0))
         .graceful_shutdown_on(shutdown.clone());
+    {
+        let (shutdown, ctx) = (shutdown.clone(), ctx.clone());
+        tokio::spawn(async move {
+            shutdown.await;
+            reconcile::close_slots(&ctx);
+        });
+    }
     if cfg.watch_services {
         controller = controller.reconcile_on(backend_changes(&client, &cfg.namespaces, ctx.clone()));
     }

@@ -44,8 +44,8 @@ struct RunArgs {
     /// Watch only these namespaces, comma-separated (default: all). Namespaced RBAC in each suffices.
     #[arg(long, env = "PRIVATELINK_WATCH_NAMESPACES", value_delimiter = ',', value_parser = namespace_name)]
     watch_namespaces: Vec<String>,
-    /// Maximum reconciliations in parallel.
-    #[arg(long, env = "PRIVATELINK_CONCURRENCY", default_value_t = 8)]
+    /// Maximum reconciliations doing I/O at once; polls of services the cloud is creating go first.
+    #[arg(long, env = "PRIVATELINK_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
     concurrency: u16,
     /// Drift check interval once an object is Ready, in seconds.
     #[arg(long, env = "PRIVATELINK_RESYNC_SECONDS", default_value_t = 600)]
@@ -149,6 +149,7 @@ async fn main() -> ExitCode {
                     resync: Duration::from_secs(a.resync_seconds),
                     terminal_retry: Duration::from_secs(a.terminal_retry_seconds),
                     connection_poll: Duration::from_secs(a.connection_poll_seconds.max(1)),
+                    concurrency: usize::from(a.concurrency),
                 },
                 concurrency: a.concurrency,
                 http_addr: a.http_addr,

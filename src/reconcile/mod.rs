@@ -24,6 +24,7 @@ pub mod plan;
 pub mod restore;
 pub mod schedule;
 pub mod secrets;
+pub mod slots;
 pub mod status;
 #[cfg(test)]
 mod tests;
@@ -83,6 +84,8 @@ pub struct Settings {
     pub terminal_retry: Duration,
     /// Connection poll between resyncs, for services with approval lists or unsettled connections.
     pub connection_poll: Duration,
+    /// Reconciles doing I/O at once (`--concurrency`), handed out by urgency ([`slots`]).
+    pub concurrency: usize,
 }
 
 impl Default for Settings {
@@ -91,6 +94,7 @@ impl Default for Settings {
             resync: Duration::from_secs(600),
             terminal_retry: Duration::from_secs(1800),
             connection_poll: Duration::from_secs(30),
+            concurrency: 8,
         }
     }
 }
@@ -128,6 +132,8 @@ pub struct Context {
     admission: Mutex<admission::Admission<ObjectRef<VpcEndpointService>>>,
     /// Kicks [`dispatch_turns`] when an object is parked.
     parked: tokio::sync::Notify,
+    /// The `--concurrency` slots, most urgent pass first ([`slots`]).
+    slots: slots::SlotGate,
 }
 
 /// Per-object memory.
@@ -171,7 +177,6 @@ impl Context {
             default_credentials,
             recorder,
             metrics,
-            settings,
             objects: Mutex::default(),
             accounts: Mutex::default(),
             store: std::sync::OnceLock::new(),
@@ -181,6 +186,8 @@ impl Context {
             endpoints: std::sync::OnceLock::new(),
             admission: Mutex::new(admission::Admission::new(cloud.qps())),
             parked: tokio::sync::Notify::new(),
+            slots: slots::SlotGate::new(settings.concurrency),
+            settings,
             cloud,
         }
     }
@@ -531,17 +538,44 @@ fn now() -> Time {
     Time(jiff::Timestamp::now())
 }
 
-/// The controller's reconcile function.
-#[instrument(skip(obj, ctx), fields(namespace = obj.namespace().unwrap_or_default(), name = obj.name_any(), service_id = obj.service_id().unwrap_or_default()))]
+/// The controller's reconcile function. kube-runtime runs every due reconcile at once; one does I/O
+/// only once it holds one of the `--concurrency` slots, which go to the most urgent passes first
+/// ([`slots`]). What needs no I/O (a wait that has not run out, the first sight of a Ready object after
+/// a start) returns without a slot.
 pub async fn reconcile(obj: Arc<VpcEndpointService>, ctx: Arc<Context>) -> Result<Action> {
-    let started = Instant::now();
     // A reconcile-now request skips the wait (also an error backoff's); anything else waits its turn.
     if control::reconcile_request(&obj).is_none()
-        && let Some(wait) = ctx.gate_wait(&obj, started)
+        && let Some(wait) = ctx.gate_wait(&obj, Instant::now())
         && !ctx.has_turn(&obj)
     {
         return Ok(Action::requeue(wait));
     }
+    let finalized = obj.finalizers().iter().any(|f| f == FINALIZER);
+    if finalized
+        && obj.metadata.deletion_timestamp.is_none()
+        && !control::is_paused(obj.as_ref())
+        && let Some(action) = ctx.first_sight(&obj)
+    {
+        return Ok(action);
+    }
+    let rank = slots::rank(slots::Facts {
+        finalizer: finalized,
+        deleting: obj.metadata.deletion_timestamp.is_some(),
+        service_known: obj.service_id().is_some(),
+        ready: status::is_ready_for_generation(&obj),
+    });
+    let Some(_slot) = ctx.slots.enter(rank).await else {
+        // Shutting down: the next leader (or the restarted operator) does this pass.
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    };
+    // Boxed: a reconcile waiting for its slot stays small (kube-runtime holds one per due object).
+    Box::pin(reconcile_pass(obj, ctx.clone())).await
+}
+
+/// One pass of an object, holding a slot.
+#[instrument(skip(obj, ctx), fields(namespace = obj.namespace().unwrap_or_default(), name = obj.name_any(), service_id = obj.service_id().unwrap_or_default()))]
+async fn reconcile_pass(obj: Arc<VpcEndpointService>, ctx: Arc<Context>) -> Result<Action> {
+    let started = Instant::now();
     ctx.metrics.reconcile_runs.inc();
     let ns = obj.namespace().ok_or(Error::MissingObjectKey("namespace"))?;
     let api: Api<VpcEndpointService> = Api::namespaced(ctx.client.clone(), &ns);
@@ -860,6 +894,11 @@ async fn queued(
 
 /// Reason of an object waiting for its turn of the account's budget.
 pub const QUEUED: &str = "Queued";
+
+/// Shutdown: reconciles still waiting for a slot end at once (the ones holding a slot finish).
+pub fn close_slots(ctx: &Context) {
+    ctx.slots.close();
+}
 
 /// Hand out turns of each account's budget ([`admission`]) and wake the objects whose turn it is.
 pub async fn dispatch_turns(

@@ -862,6 +862,8 @@ async fn run(a: Args) -> Res<()> {
     let (mut overhead, mut poll_lag, mut write_lag, mut queue_lag, mut e2e) =
         (vec![], vec![], vec![], vec![], vec![]);
     let mut worst: Vec<(f64, String)> = vec![];
+    // Overhead by the number of reads the object took (too early a first poll costs a second read).
+    let mut by_gets: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut writes_per_obj = vec![];
     for (name, o) in &book.lock().objs {
         writes_per_obj.push(o.writes as f64);
@@ -881,6 +883,9 @@ async fn run(a: Args) -> Res<()> {
         let ov = secs(ready_at, active);
         overhead.push(ov);
         worst.push((ov, name.clone()));
+        let reads = gets.get(sid).map_or(0, Vec::len);
+        let bucket = if reads >= 3 { "3+".to_string() } else { reads.to_string() };
+        by_gets.entry(bucket).or_default().push(ov);
         if let Some(g) = gets.get(sid).and_then(|v| v.iter().filter(|t| **t >= active).min()) {
             poll_lag.push(secs(*g, active));
             write_lag.push(secs(ready_at, *g));
@@ -945,6 +950,7 @@ async fn run(a: Args) -> Res<()> {
             "apply_wall_s": (apply_s * 100.0).round() / 100.0,
             "wall_to_all_ready_s": (wall_s * 100.0).round() / 100.0,
             "overhead_s": summary(overhead),
+            "overhead_by_reads_s": by_gets.into_iter().map(|(k, v)| (k, summary(v))).collect::<BTreeMap<_, _>>(),
             "overhead_parts_s": {
                 "poll_lag": summary(poll_lag),
                 "status_write_and_watch": summary(write_lag),
