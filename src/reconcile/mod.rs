@@ -154,12 +154,24 @@ struct Memory {
     exported: Option<(u64, Instant)>,
     /// The object was reconciled since the operator started.
     seen: bool,
-    /// When this object's Create answered and how often the service was read since (until it is
-    /// first read as Active).
-    created_at: Option<(Instant, u32)>,
+    /// The service this object created, until it is first read as Active ([`pacing`]).
+    created_at: Option<NewService>,
     /// Fingerprint of the `serviceRef`-resolved backends last found in sync: when the Services give
     /// other ones, the next pass lists the backends whatever the drift schedule says.
     backends: Option<u64>,
+}
+
+/// A service this object created that was not read as Active yet.
+#[derive(Clone, Copy)]
+struct NewService {
+    /// When the Create answered.
+    at: Instant,
+    /// Reads since.
+    reads: u32,
+    /// The learnt first poll it was scheduled with.
+    planned: Option<Duration>,
+    /// When the last read found it still Creating (time since the Create).
+    creating_seen: Option<Duration>,
 }
 
 impl Context {
@@ -244,21 +256,34 @@ impl Context {
     /// The Create of this object answered now: when to poll it first ([`pacing`]).
     fn created(&self, obj: &VpcEndpointService) -> Duration {
         let kind = create::resource_type_str(obj.spec.service_resource_type);
-        self.objects.lock().entry(Self::gate_key(obj)).or_default().created_at = Some((Instant::now(), 0));
-        self.creating.lock().first_poll(obj.region(), kind)
+        let planned = self.creating.lock().learnt(obj.region(), kind);
+        self.objects.lock().entry(Self::gate_key(obj)).or_default().created_at =
+            Some(NewService { at: Instant::now(), reads: 0, planned, creating_seen: None });
+        planned.unwrap_or(pacing::FIRST_POLL)
     }
 
-    /// This object's new service was read (Active or not): learn when to poll the next one first.
-    fn seen_new(&self, obj: &VpcEndpointService, active: bool) {
+    /// This object's new service was read (Active or not): learn when to poll the next one first. A
+    /// service still Creating is read again after the returned follow-up ([`pacing`]), if any.
+    fn seen_new(&self, obj: &VpcEndpointService, active: bool) -> Option<Duration> {
         let read = {
             let mut objects = self.objects.lock();
-            let Some(m) = objects.get_mut(&Self::gate_key(obj)) else { return };
-            let Some((at, reads)) = m.created_at else { return };
-            m.created_at = (!active).then_some((at, reads + 1));
-            pacing::Read { first: reads == 0, active, after: at.elapsed() }
+            let m = objects.get_mut(&Self::gate_key(obj))?;
+            let new = m.created_at?;
+            let after = new.at.elapsed();
+            m.created_at =
+                (!active).then_some(NewService { reads: new.reads + 1, creating_seen: Some(after), ..new });
+            pacing::Read {
+                first: new.reads == 0,
+                active,
+                after,
+                planned: new.planned,
+                creating_before: new.creating_seen,
+            }
         };
         let kind = create::resource_type_str(obj.spec.service_resource_type);
-        self.creating.lock().observe(obj.region(), kind, read, Instant::now());
+        let mut creating = self.creating.lock();
+        creating.observe(obj.region(), kind, read, Instant::now());
+        (!active).then(|| creating.follow_up(obj.region(), kind, read.after)).flatten()
     }
 
     /// Hand the Service cache to the reconciler (once, at startup, when Services are watched).
@@ -1028,11 +1053,11 @@ async fn converge(
     let uid = uid.as_str();
     // Reconcile-now: every listing is read, whatever the drift schedule says.
     let full_check = control::reconcile_request(obj).is_some();
-    match attrs.status() {
+    let follow_up = match attrs.status() {
         ServiceStatus::Active => ctx.seen_new(obj, true),
         ServiceStatus::Creating => ctx.seen_new(obj, false),
-        _ => {}
-    }
+        _ => None,
+    };
     status::absorb_attributes(&mut st, &attrs);
     if st.region_id.is_none() {
         st.region_id = Some(obj.spec.region_id.clone());
@@ -1078,7 +1103,8 @@ async fn converge(
                 Phase::Progressing { reason, message } => hold(&reason, message),
                 other => other,
             };
-            (phase, Wait::Poll)
+            // A new service read a little too early is read again soon ([`pacing`]).
+            (phase, follow_up.map_or(Wait::Poll, Wait::Soon))
         }
         Step::Locked(b) => {
             let phase = Phase::Failed {

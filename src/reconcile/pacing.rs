@@ -5,12 +5,21 @@
 //! a Create is therefore scheduled from experience, per region and resource type:
 //!
 //! * until a service of that kind has been seen `Active`, after [`FIRST_POLL`] (1 s), then every second;
-//! * the first `Active` seen sets the first poll to [`SEED`] × the time it took;
+//! * the first `Active` seen sets the first poll: to the time it took when the read before it found the
+//!   service still `Creating` (the Creating time lies between the two reads: that bracket is kept), or
+//!   else to [`SEED`] × the time it took;
 //! * from then on, once per epoch (as long as the first poll itself), the first reads of that epoch
 //!   vote: if more than about one in three found the service still `Creating` (wasted calls), the first
 //!   poll gets longer; if fewer than one in ten did (the poll could have come earlier), it gets shorter;
-//!   in between it stays. So most services cost one Create and one Get, and a Creating time that changes
-//!   (another region, a busy period) is followed within a few epochs.
+//!   in between it stays. A first poll that was too early is remembered as a lower bound, one that was
+//!   late as an upper bound, and the next step goes halfway to the bound on the other side when there is
+//!   one (bisection), so the estimate settles on the Creating time instead of swinging around it (fixed
+//!   steps up and down do not cancel: ×1.3 then ×0.85 ratchets upward by 10 % a round). A bracket
+//!   narrower than 5 % has converged. A bound an epoch contradicts is dropped and one not confirmed for
+//!   8 epochs expires, so a Creating time that changes (another region, a busy period) is followed by
+//!   plain steps within a few epochs. So most services cost one Create and one Get;
+//! * a first read that found the service still `Creating` was only a little early: the next read follows
+//!   a twentieth of the first poll later ([`CreatingTimes::follow_up`], 250 ms to 1 s) rather than a second.
 //!
 //! One step per epoch, whatever the number of reads: a burst of a thousand services, all scheduled with
 //! the same estimate, moves it once, not a thousand times. What a read finds depends on when it actually
@@ -50,6 +59,11 @@ pub struct Read {
     pub active: bool,
     /// Time since the Create answered.
     pub after: Duration,
+    /// The first poll this service was scheduled with, when it came from what was learnt (a service
+    /// created before anything was learnt tests no estimate and does not vote).
+    pub planned: Option<Duration>,
+    /// When the previous read of this service found it still `Creating` (time since the Create).
+    pub creating_before: Option<Duration>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -58,6 +72,80 @@ struct Pace {
     epoch_started: Instant,
     active: u32,
     creating: u32,
+    /// Sum of the first polls this epoch's voting reads were scheduled with, in seconds.
+    planned_sum: f64,
+    /// Epochs so far.
+    epoch: u32,
+    bracket: Bracket,
+}
+
+/// Share of an epoch's first reads that found `Creating`, above which the first poll was too early.
+const TOO_EARLY: f64 = 0.35;
+/// Share below which the first poll could have come earlier.
+const TOO_LATE: f64 = 0.1;
+/// A bracket this narrow (relative to the estimate) has converged.
+const BOUND_MARGIN: f64 = 0.02;
+/// A bound not confirmed for this many epochs expires (the Creating time may have changed).
+const BOUND_EPOCHS: u32 = 8;
+/// Shortest follow-up read after a first read that came too early.
+pub const MIN_FOLLOW_UP: Duration = Duration::from_millis(250);
+
+/// A first poll that was too early (`below`) or late (`above`), and the epoch that last confirmed it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Bound {
+    at: Duration,
+    epoch: u32,
+}
+
+/// The bracket learnt so far around the best first poll.
+#[derive(Clone, Copy, Debug, Default)]
+struct Bracket {
+    below: Option<Bound>,
+    above: Option<Bound>,
+}
+
+/// The next first poll after `epoch`, whose voting reads were scheduled `at` after their Create on
+/// average (an earlier estimate's: the reads of an epoch were planned an epoch before) and of which
+/// `share` found `Creating`; `fp` is the first poll now. Steps and bounds start from `at`, so a step is
+/// never taken twice for one finding (reads late in a queue count as late: what matters is when a read
+/// runs). Within
+/// a bracket the next is halfway between its bounds; a bracket narrower than [`BOUND_MARGIN`] has
+/// converged (its late side); a bound the epoch contradicts is dropped, and one not confirmed for
+/// [`BOUND_EPOCHS`] expires, so a Creating time that got shorter is found too.
+fn next_first_poll(fp: Duration, at: Duration, share: f64, epoch: u32, br: &mut Bracket) -> Duration {
+    let fresh = |b: Option<Bound>| b.filter(|b| epoch.saturating_sub(b.epoch) <= BOUND_EPOCHS);
+    let (below, above) = (fresh(br.below), fresh(br.above));
+    let mid = |a: Duration, b: Duration| (a + b) / 2;
+    if share > TOO_EARLY {
+        let b = below.map_or(at, |b| b.at.max(at));
+        br.below = Some(Bound { at: b, epoch });
+        match above {
+            Some(a) if a.at > b => {
+                br.above = Some(a);
+                if a.at > b.mul_f64(1.0 + BOUND_MARGIN) { mid(b, a.at) } else { a.at }
+            }
+            _ => {
+                br.above = None;
+                fp.max(b.mul_f64(step(share)))
+            }
+        }
+    } else if share < TOO_LATE {
+        let a = above.map_or(at, |a| a.at.min(at));
+        br.above = Some(Bound { at: a, epoch });
+        match below {
+            Some(b) if b.at < a => {
+                br.below = Some(b);
+                let next = if b.at < a.mul_f64(1.0 - BOUND_MARGIN) { mid(b.at, a) } else { a };
+                next.min(fp)
+            }
+            _ => {
+                br.below = None;
+                fp.min(a.mul_f64(step(share)))
+            }
+        }
+    } else {
+        fp
+    }
 }
 
 /// The learnt first poll per (region, resource type).
@@ -72,29 +160,82 @@ impl CreatingTimes {
         let key = (region.to_string(), kind.to_string());
         let Some(p) = self.paces.get_mut(&key) else {
             if read.active {
-                let first_poll = read.after.mul_f64(SEED).clamp(FIRST_POLL, MAX_FIRST_POLL);
-                self.paces.insert(key, Pace { first_poll, epoch_started: now, active: 0, creating: 0 });
+                // Read Creating at `lo` and Active at `after`: the Creating time is between, and the
+                // first poll starts on the late side of that bracket (one read each); otherwise at
+                // [`SEED`] × the time it took.
+                let (first_poll, bracket) = match read.creating_before {
+                    Some(lo) => (
+                        read.after,
+                        Bracket {
+                            below: Some(Bound { at: lo, epoch: 0 }),
+                            above: Some(Bound { at: read.after, epoch: 0 }),
+                        },
+                    ),
+                    None => (read.after.mul_f64(SEED), Bracket::default()),
+                };
+                let first_poll = first_poll.clamp(FIRST_POLL, MAX_FIRST_POLL);
+                let pace = Pace {
+                    first_poll,
+                    epoch_started: now,
+                    active: 0,
+                    creating: 0,
+                    planned_sum: 0.0,
+                    epoch: 0,
+                    bracket,
+                };
+                self.paces.insert(key, pace);
             }
             return;
         };
-        if !read.first {
+        let (true, Some(planned)) = (read.first, read.planned) else {
             return;
-        }
+        };
         if read.active {
             p.active += 1;
         } else {
             p.creating += 1;
         }
+        p.planned_sum += planned.as_secs_f64();
         if now.saturating_duration_since(p.epoch_started) >= p.first_poll {
-            let share = f64::from(p.creating) / f64::from(p.active + p.creating);
-            p.first_poll = p.first_poll.mul_f64(step(share)).clamp(FIRST_POLL, MAX_FIRST_POLL);
-            *p = Pace { epoch_started: now, active: 0, creating: 0, ..*p };
+            let reads = f64::from(p.active + p.creating);
+            let (share, at) = (f64::from(p.creating) / reads, Duration::from_secs_f64(p.planned_sum / reads));
+            let next = next_first_poll(p.first_poll, at, share, p.epoch, &mut p.bracket);
+            p.first_poll = next.clamp(FIRST_POLL, MAX_FIRST_POLL);
+            tracing::debug!(
+                region,
+                kind,
+                share,
+                at_s = at.as_secs_f64(),
+                first_poll_s = p.first_poll.as_secs_f64(),
+                "first poll learnt"
+            );
+            *p = Pace {
+                epoch_started: now,
+                active: 0,
+                creating: 0,
+                planned_sum: 0.0,
+                epoch: p.epoch + 1,
+                ..*p
+            };
         }
     }
 
     /// When to poll a service of `kind` in `region` just created.
     pub fn first_poll(&self, region: &str, kind: &str) -> Duration {
-        self.paces.get(&(region.to_string(), kind.to_string())).map_or(FIRST_POLL, |p| p.first_poll)
+        self.learnt(region, kind).unwrap_or(FIRST_POLL)
+    }
+
+    /// The first poll learnt for `kind` in `region`, if anything was learnt yet.
+    pub fn learnt(&self, region: &str, kind: &str) -> Option<Duration> {
+        self.paces.get(&(region.to_string(), kind.to_string())).map(|p| p.first_poll)
+    }
+
+    /// When to read again a service that a read `after` its Create found still `Creating`: a twentieth of the
+    /// learnt first poll (250 ms to 1 s) while the service is not unusually slow (under twice the first
+    /// poll); otherwise (nothing learnt yet, or slow) `None`, the usual poll interval.
+    pub fn follow_up(&self, region: &str, kind: &str, after: Duration) -> Option<Duration> {
+        let p = self.paces.get(&(region.to_string(), kind.to_string()))?;
+        (after < p.first_poll * 2).then(|| p.first_poll.div_f64(20.0).clamp(MIN_FOLLOW_UP, FIRST_POLL))
     }
 }
 
@@ -107,7 +248,7 @@ mod tests {
     }
 
     fn read(first: bool, active: bool, after: f64) -> Read {
-        Read { first, active, after: secs(after) }
+        Read { first, active, after: secs(after), planned: first.then(|| secs(after)), creating_before: None }
     }
 
     #[test]
@@ -168,6 +309,42 @@ mod tests {
                 ("r", "nlb"),
                 4.0,
             ),
+            (
+                "too early, then late: halfway back between the two",
+                vec![
+                    (5.0, read(false, true, 5.0)),
+                    (9.5, read(true, false, 4.0)),
+                    (15.0, read(true, true, 5.2)),
+                ],
+                ("r", "nlb"),
+                4.6,
+            ),
+            (
+                "and early again: halfway up to the late one",
+                vec![
+                    (5.0, read(false, true, 5.0)),
+                    (9.5, read(true, false, 4.0)),
+                    (15.0, read(true, true, 5.2)),
+                    (20.0, read(true, false, 4.6)),
+                ],
+                ("r", "nlb"),
+                4.9,
+            ),
+            (
+                "Creating at 4 s, Active at 5 s: the first poll starts at 5 s, the bracket kept",
+                vec![(5.0, Read { creating_before: Some(secs(4.0)), ..read(false, true, 5.0) })],
+                ("r", "nlb"),
+                5.0,
+            ),
+            (
+                "and a late epoch there goes halfway into the bracket",
+                vec![
+                    (5.0, Read { creating_before: Some(secs(4.0)), ..read(false, true, 5.0) }),
+                    (10.5, read(true, true, 5.0)),
+                ],
+                ("r", "nlb"),
+                4.5,
+            ),
             ("another region learns on its own", vec![(5.0, read(false, true, 5.0))], ("q", "nlb"), 1.0),
             ("another type learns on its own", vec![(5.0, read(false, true, 5.0))], ("r", "slb"), 1.0),
             ("never before the fixed first poll", vec![(0.3, read(false, true, 0.3))], ("r", "nlb"), 1.0),
@@ -185,6 +362,62 @@ mod tests {
     }
 
     #[test]
+    fn follow_up_table() {
+        let t0 = Instant::now();
+        let mut t = CreatingTimes::default();
+        assert_eq!(t.follow_up("r", "nlb", secs(1.0)), None, "nothing learnt: the usual poll interval");
+        t.observe("r", "nlb", read(false, true, 12.5), t0);
+        let mut slow = CreatingTimes::default();
+        slow.observe("r", "nlb", read(false, true, 50.0), t0);
+        let mut fast = CreatingTimes::default();
+        fast.observe("r", "nlb", read(false, true, 1.0), t0);
+        // (case, learnt, seconds since the Create, follow-up in s)
+        let cases = [
+            ("a twentieth of the first poll (10 s)", &t, 10.1, Some(0.5)),
+            ("still that just under twice the first poll", &t, 19.9, Some(0.5)),
+            ("unusually slow: the usual poll interval", &t, 20.0, None),
+            ("never more than the usual second", &slow, 41.0, Some(1.0)),
+            ("never under 250 ms", &fast, 1.1, Some(0.25)),
+        ];
+        for (case, learnt, after, want) in cases {
+            let got = learnt.follow_up("r", "nlb", secs(after)).map(|d| d.as_secs_f64());
+            match (got, want) {
+                (Some(g), Some(w)) => assert!((g - w).abs() < 1e-9, "{case}: {g} != {w}"),
+                _ => assert_eq!(got, want, "{case}"),
+            }
+        }
+    }
+
+    /// A Creating time that barely varies (the simulator's): the estimate settles within the bound
+    /// margin of it instead of swinging ±15 % around it and drifting up.
+    #[test]
+    fn settles_on_a_fixed_creating_time() {
+        let t0 = Instant::now();
+        for (seed_after, creating) in [(3.1, 3.0), (12.0, 3.0), (1.2, 5.0), (5.0, 20.0)] {
+            let mut t = CreatingTimes::default();
+            t.observe("r", "nlb", read(false, true, seed_after), t0);
+            let mut now = 0.0;
+            let mut late = Vec::new();
+            for round in 0..40 {
+                let at = t.first_poll("r", "nlb").as_secs_f64();
+                now += at;
+                for i in 0..200 {
+                    let actual = at + 0.03 * (i % 5) as f64;
+                    t.observe("r", "nlb", read(true, actual >= creating, actual), t0 + secs(now));
+                }
+                if round >= 20 {
+                    late.push(at - creating);
+                }
+            }
+            let mean = late.iter().sum::<f64>() / late.len() as f64;
+            assert!(
+                mean.abs() < creating * 0.1,
+                "{seed_after}/{creating}: first poll off by {mean:.3} s on average once settled"
+            );
+        }
+    }
+
+    #[test]
     fn step_table() {
         for (share, want) in [(0.0, 0.85), (0.05, 0.95), (0.1, 1.0), (0.3, 1.0), (0.4, 1.1), (0.9, 1.3)] {
             assert_eq!(step(share), want, "{share}");
@@ -193,7 +426,7 @@ mod tests {
 
     /// Bursts of services that take `creating` seconds (±10 %), read first at the estimate plus a queue
     /// delay: the estimate settles near the Creating time from a seed far above or below, and a thousand
-    /// reads at once move it one step, not a thousand.
+    /// reads at once move it once, not a thousand times.
     #[test]
     fn settles_near_the_creating_time_and_batches_do_not_run_away() {
         let t0 = Instant::now();
@@ -214,7 +447,8 @@ mod tests {
                 }
                 let after = t.first_poll("r", "nlb");
                 let ratio = after.as_secs_f64() / before.as_secs_f64();
-                assert!((0.84..=1.31).contains(&ratio), "round {round}: one step per epoch, got x{ratio}");
+                // One move per epoch: a step (×0.85 to ×1.3), or halfway across the bracket.
+                assert!((0.5..=1.31).contains(&ratio), "round {round}: one move per epoch, got x{ratio}");
             }
             let settled = t.first_poll("r", "nlb").as_secs_f64();
             if queue == 0.0 {

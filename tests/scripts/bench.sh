@@ -4,8 +4,10 @@
 #
 # Scenarios (driver: tests/bench/bench.rs; method and results: tests/bench/README.md):
 #   sim     simulator throughput, sim pinned to core 0 (taskset), load generator on core 1
-#   burst   BENCH_N objects at once -> Ready: overhead p50/p90/p99/max, calls, patches, CPU;
-#           then steady state for BENCH_STEADY_INTERVALS x BENCH_RESYNC s
+#   burst   BENCH_N objects at once, --qps 1000, Creating 5 s, 30 ms per call (issue 16 C) -> Ready:
+#           overhead p50/p90/p99/max, calls, patches, CPU; then steady state for
+#           BENCH_STEADY_INTERVALS x BENCH_RESYNC s
+#   burst3000 the same with BENCH_BURST3000_N (3000) objects, no steady state
 #   shipped BENCH_SHIPPED_N (1000) objects at once with the shipped --qps 20 --burst 40, Creating 5 s,
 #           30 ms per call (issue 16 A): calls per object to Ready, all Ready and median vs the goals
 #   fair    the shipped scenario again, plus 10 s into the burst one object in another namespace of the
@@ -32,7 +34,7 @@ if [[ -n "${BENCH_QUICK:-}" ]]; then
 fi
 BENCH_N="${BENCH_N:-1000}"
 BENCH_SCALE_N="${BENCH_SCALE_N:-10000}"
-BENCH_SCENARIOS="${BENCH_SCENARIOS:-sim burst shipped fair rate conc approval scale limited}"
+BENCH_SCENARIOS="${BENCH_SCENARIOS:-sim burst burst3000 shipped fair rate conc approval scale limited}"
 BENCH_CREATE_SECONDS="${BENCH_CREATE_SECONDS:-3}"
 BENCH_RESYNC="${BENCH_RESYNC:-60}"
 BENCH_STEADY_INTERVALS="${BENCH_STEADY_INTERVALS:-2}"
@@ -45,6 +47,7 @@ BENCH_RATE_QPS="${BENCH_RATE_QPS:-50}"
 BENCH_CONC_N="${BENCH_CONC_N:-100}"
 BENCH_APPROVAL_N="${BENCH_APPROVAL_N:-200}"
 BENCH_SHIPPED_N="${BENCH_SHIPPED_N:-1000}"
+BENCH_BURST3000_N="${BENCH_BURST3000_N:-3000}"
 BENCH_LIMITED_N="${BENCH_LIMITED_N:-10000}"
 BENCH_SIM_SECONDS="${BENCH_SIM_SECONDS:-10}"
 OUT="$ROOT/target/bench"
@@ -128,11 +131,19 @@ drive() { # drive LABEL ARGS...
 }
 
 : >"$OUT/summary.txt"
-if want burst || want shipped || want fair || want rate || want conc || want approval; then
+if want burst || want burst3000 || want shipped || want fair || want rate || want conc || want approval; then
   testenv_up
   if want burst; then
-    drive burst --n "$BENCH_N" --concurrency "$BENCH_CONCURRENCY" --qps "$BENCH_QPS" --burst "$BENCH_BURST" \
-      --resync-seconds "$BENCH_RESYNC" --steady-intervals "$BENCH_STEADY_INTERVALS"
+    # Issue 16 C (and E at 1,000): no rate limit (--qps 1000), Creating 5 s, 30 ms per call.
+    CREATE_SECONDS=5 drive burst --n "$BENCH_N" --concurrency "$BENCH_CONCURRENCY" --qps "$BENCH_QPS" \
+      --burst "$BENCH_BURST" --resync-seconds "$BENCH_RESYNC" --steady-intervals "$BENCH_STEADY_INTERVALS" \
+      --sim-latency-ms 30
+  fi
+  if want burst3000; then
+    # Issue 16 C at 3,000 (how it grows).
+    CREATE_SECONDS=5 drive burst3000 --n "$BENCH_BURST3000_N" --concurrency "$BENCH_CONCURRENCY" \
+      --qps "$BENCH_QPS" --burst "$BENCH_BURST" --resync-seconds 600 --steady-intervals 0 --sim-latency-ms 30 \
+      --timeout-seconds 1200
   fi
   if want shipped; then
     # Issue 16 A: the shipped defaults (--qps 20 --burst 40 --concurrency 8), Creating 5 s, 30 ms per call.
