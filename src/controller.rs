@@ -400,12 +400,16 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
     // which would otherwise replace a pending poll and crowd the queue under load.
     let trigger =
         reflector(writer, events).applied_objects().predicate_filter(trigger_key, PredicateConfig::default());
-    // Unbounded here: every due reconcile runs at once and waits for one of the `--concurrency` slots
-    // before any I/O, the most urgent first (reconcile::slots). kube-runtime's own bound would take due
-    // reconciles in hash order once its slots are busy.
+    // A reconcile does I/O only in one of the `--concurrency` slots, the most urgent first, and parks
+    // without one (reconcile::slots): kube-runtime's own bound, twice that, leaves room for the passes
+    // that park or need no I/O, so its slots keep turning over (it takes due reconciles in hash order
+    // once they are all busy).
     let mut controller = Controller::for_stream(trigger, reader)
-        .with_config(ControllerConfig::default().concurrency(0))
+        .with_config(ControllerConfig::default().concurrency(cfg.concurrency.saturating_mul(2)))
         .graceful_shutdown_on(shutdown.clone());
+    let (wake_slots, slot_wakes) = futures::channel::mpsc::unbounded();
+    controller = controller.reconcile_on(slot_wakes);
+    let slot_keeper = reconcile::run_slots(ctx.clone(), wake_slots);
     {
         let (shutdown, ctx) = (shutdown.clone(), ctx.clone());
         tokio::spawn(async move {
@@ -447,6 +451,7 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
         None => services.await,
     }
     dispatcher.abort();
+    slot_keeper.abort();
     info!("controller stopped; shutting down");
     if let Some(l) = leadership {
         l.release().await;

@@ -133,7 +133,7 @@ pub struct Context {
     /// Kicks [`dispatch_turns`] when an object is parked.
     parked: tokio::sync::Notify,
     /// The `--concurrency` slots, most urgent pass first ([`slots`]).
-    slots: slots::SlotGate,
+    slots: slots::SlotGate<ObjectRef<VpcEndpointService>>,
 }
 
 /// Per-object memory.
@@ -462,6 +462,7 @@ impl Context {
         self.track_ready(obj, None);
         self.backend_refs.lock().remove(&ObjectRef::from(obj));
         self.admission.lock().forget(&Self::gate_key(obj));
+        self.slots.forget(&Self::gate_key(obj));
         self.objects.lock().remove(&Self::gate_key(obj));
     }
 
@@ -563,15 +564,17 @@ fn now() -> Time {
     Time(jiff::Timestamp::now())
 }
 
-/// The controller's reconcile function. kube-runtime runs every due reconcile at once; one does I/O
-/// only once it holds one of the `--concurrency` slots, which go to the most urgent passes first
-/// ([`slots`]). What needs no I/O (a wait that has not run out, the first sight of a Ready object after
-/// a start) returns without a slot.
+/// The controller's reconcile function. A pass does I/O only while it holds one of the `--concurrency`
+/// slots, which go to the most urgent passes first ([`slots`]); without a free slot the object parks
+/// and is woken when one is granted to it. What needs no I/O (a wait that has not run out, the first
+/// sight of a Ready object after a start) returns without a slot.
 pub async fn reconcile(obj: Arc<VpcEndpointService>, ctx: Arc<Context>) -> Result<Action> {
+    let who = Context::gate_key(&obj);
     // A reconcile-now request skips the wait (also an error backoff's); anything else waits its turn.
     if control::reconcile_request(&obj).is_none()
         && let Some(wait) = ctx.gate_wait(&obj, Instant::now())
         && !ctx.has_turn(&obj)
+        && !ctx.slots.is_granted(&who)
     {
         return Ok(Action::requeue(wait));
     }
@@ -589,12 +592,14 @@ pub async fn reconcile(obj: Arc<VpcEndpointService>, ctx: Arc<Context>) -> Resul
         service_known: obj.service_id().is_some(),
         ready: status::is_ready_for_generation(&obj),
     });
-    let Some(_slot) = ctx.slots.enter(rank).await else {
+    let _slot = match ctx.slots.enter(rank, &who) {
+        slots::Entry::Go(slot) => slot,
+        // Woken when a slot is granted to it (the recheck is only a safety net).
+        slots::Entry::Parked => return Ok(Action::requeue(PARKED_RECHECK)),
         // Shutting down: the next leader (or the restarted operator) does this pass.
-        return Ok(Action::requeue(Duration::from_secs(1)));
+        slots::Entry::Closed => return Ok(Action::requeue(Duration::from_secs(1))),
     };
-    // Boxed: a reconcile waiting for its slot stays small (kube-runtime holds one per due object).
-    Box::pin(reconcile_pass(obj, ctx.clone())).await
+    reconcile_pass(obj, ctx.clone()).await
 }
 
 /// One pass of an object, holding a slot.
@@ -920,9 +925,27 @@ async fn queued(
 /// Reason of an object waiting for its turn of the account's budget.
 pub const QUEUED: &str = "Queued";
 
-/// Shutdown: reconciles still waiting for a slot end at once (the ones holding a slot finish).
+/// Shutdown: nobody gets a slot any more (the passes holding one finish).
 pub fn close_slots(ctx: &Context) {
     ctx.slots.close();
+}
+
+/// Wake objects granted a slot through `wake` (the controller's `reconcile_on`), and let grants that
+/// were not taken lapse.
+pub fn run_slots(
+    ctx: Arc<Context>,
+    wake: futures::channel::mpsc::UnboundedSender<ObjectRef<VpcEndpointService>>,
+) -> tokio::task::JoinHandle<()> {
+    // Set before the controller runs: no grant can be handed out unwoken.
+    ctx.slots.set_waker(move |who| {
+        let _ = wake.unbounded_send(who);
+    });
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            ctx.slots.expire(Instant::now());
+        }
+    })
 }
 
 /// Hand out turns of each account's budget ([`admission`]) and wake the objects whose turn it is.
