@@ -220,11 +220,6 @@ impl CreatingTimes {
         }
     }
 
-    /// When to poll a service of `kind` in `region` just created.
-    pub fn first_poll(&self, region: &str, kind: &str) -> Duration {
-        self.learnt(region, kind).unwrap_or(FIRST_POLL)
-    }
-
     /// The first poll learnt for `kind` in `region`, if anything was learnt yet.
     pub fn learnt(&self, region: &str, kind: &str) -> Option<Duration> {
         self.paces.get(&(region.to_string(), kind.to_string())).map(|p| p.first_poll)
@@ -242,6 +237,13 @@ impl CreatingTimes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl CreatingTimes {
+        /// When a service created now would be polled first.
+        fn first_poll(&self, region: &str, kind: &str) -> Duration {
+            self.learnt(region, kind).unwrap_or(FIRST_POLL)
+        }
+    }
 
     fn secs(s: f64) -> Duration {
         Duration::from_secs_f64(s)

@@ -236,8 +236,9 @@ impl<T: Clone + Eq + Hash> SlotGate<T> {
         self.inner.lock().closed = true;
     }
 
-    /// Waiters per rank (for the metrics).
-    pub fn queued(&self) -> [usize; RANKS] {
+    /// Waiters per rank.
+    #[cfg(test)]
+    fn queued(&self) -> [usize; RANKS] {
         self.inner.lock().slots.queued()
     }
 
