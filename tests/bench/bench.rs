@@ -1076,6 +1076,7 @@ async fn run(a: Args) -> Res<()> {
         result["restart"] = json!({
             "all_reconciled": done,
             "seconds_to_reconcile_all": (all_s * 10.0).round() / 10.0,
+            "readyz_after_s": op2.readyz,
             "cloud_calls": metric_by_action(&m),
             "status_patches": metric(&m, "privatelink_operator_status_patches_total"),
             "rss_mib": mib(s.rss_kib),

@@ -118,14 +118,12 @@ for label in ("burst", "burst3000", "burst-c32", "approval", "scale"):
     row(f"{tag}: CPU s operator / apiserver / sim",
         f"{fmt(cpu['operator'])} / {fmt(cpu['apiserver'])} / {fmt(cpu['sim'])}")
     mem = r["memory"]
-    target = "<= 120 MiB" if label == "scale" else ""
-    row(f"{tag}: operator RSS / HWM after all Ready", f"{mem['rss_mib_all_ready']} / {mem['hwm_mib_all_ready']} MiB",
-        target, (mem["hwm_mib_all_ready"] <= 120) if label == "scale" else None)
+    row(f"{tag}: operator RSS / HWM after all Ready", f"{mem['rss_mib_all_ready']} / {mem['hwm_mib_all_ready']} MiB")
     rs = r.get("restart")
     if rs:
         row(f"{tag}: restarted operator RSS / HWM once all re-reconciled",
             f"{rs['rss_mib']} / {rs['hwm_mib']} MiB ({rs['seconds_to_reconcile_all']} s, {fmt(rs['status_patches'], 0)} status patches)",
-            "<= 120 MiB" if label == "scale" else "", (rs["hwm_mib"] <= 120) if label == "scale" else None)
+            )
     s = r.get("steady")
     if s:
         row(f"{tag}: steady cloud reads / writes per object per resync",
@@ -160,7 +158,85 @@ if r:
         f"max {rt.get('max_in_flight_estimate')}, sustained {rt.get('sustained_rps_after_2s')} req/s",
         f"<= {c['operator_concurrency']}", (rt.get("max_in_flight_estimate") or 0) <= c["operator_concurrency"])
 
+# ---- Issue 16: one row per target, goal / measured / ratio (measured over goal; <= 1 meets it) ----
+goals = []  # (target, goal, measured, ratio, verdict)
+
+
+def goal(target, goal_txt, measured, ratio, ok):
+    goals.append((target, goal_txt, measured, "-" if ratio is None else f"{ratio:.2f}",
+                  "-" if ok is None else ("met" if ok else "MISSED")))
+
+
+r = load("shipped")
+if r:
+    b, c = r["burst"], r["config"]
+    n, q, cs = c["n"], c["operator_qps"], c["create_seconds"]
+    calls = sum(b["cloud_calls_per_object"].values())
+    goal(f"A calls per object to Ready (n={n}, --qps {q})", "<= 2.5", f"{calls:.2f}", calls / 2.5, calls <= 2.5)
+    ga, gm = 1.25 * (n * 2 / q + cs), 1.25 * (n / 2 * 2 / q + cs)
+    wall, med = b["wall_to_all_ready_s"], b["k8s_create_to_ready_s"]["p50"]
+    goal(f"A all Ready (n={n})", f"<= {ga:.0f} s", f"{wall:.1f} s", wall / ga, wall <= ga and not b.get("timed_out"))
+    goal(f"A median create -> Ready (n={n})", f"<= {gm:.0f} s", f"{med:.1f} s", med / gm, med <= gm)
+r = load("fair")
+if r and r.get("fair"):
+    f, cs = r["fair"], r["config"]["create_seconds"]
+    for key, what in (("same_account_other_namespace_ready_s", "ns B, same account"),
+                      ("other_account_ready_s", "other account")):
+        v = f.get(key)
+        goal(f"B {what}: create -> Ready during A's burst", f"<= {cs + 3:g} s", f"{fmt(v, 1)} s",
+             None if v is None else v / (cs + 3), v is not None and v <= cs + 3)
+for label in ("burst", "burst3000"):
+    r = load(label)
+    if r:
+        o, n = r["burst"]["overhead_s"], r["config"]["n"]
+        goal(f"C overhead to Ready p50 (n={n}, --qps {r['config']['operator_qps']})", "<= 0.3 s",
+             f"{fmt(o['p50'])} s", o["p50"] / 0.3, o["p50"] <= 0.3)
+        goal(f"C overhead to Ready p99 (n={n})", "<= 1.5 s", f"{fmt(o['p99'])} s", o["p99"] / 1.5, o["p99"] <= 1.5)
+small, big = load("burst"), load("scale")
+if small:
+    h = small["memory"]["hwm_mib_all_ready"]
+    goal(f"D RSS peak (HWM) at {small['config']['n']}", "<= 32 MiB", f"{h} MiB", h / 32, h <= 32)
+if big:
+    n = big["config"]["n"]
+    h = max(big["memory"]["hwm_mib_all_ready"], (big.get("restart") or {}).get("hwm_mib", 0))
+    goal(f"D RSS peak (HWM) at {n}, burst and restart", "<= 64 MiB", f"{h} MiB", h / 64, h <= 64)
+    if small and n > small["config"]["n"]:
+        slope = (big["memory"]["rss_mib_all_ready"] - small["memory"]["rss_mib_all_ready"]) * 1024 / (n - small["config"]["n"])
+        goal(f"D bytes per resource (RSS slope {small['config']['n']} -> {n})", "", f"{slope:.1f} KiB", None, None)
+    s = big.get("steady")
+    if s:
+        reads = s["cloud_reads_per_object_per_interval"]
+        ok = reads <= 1.575 and s["cloud_writes_per_object_per_interval"] == 0 and s["status_patches"] == 0
+        goal(f"E steady reads / writes per object per resync (n={n})", "<= 1.5 (+5 % jitter) / 0",
+             f"{reads} / {s['cloud_writes_per_object_per_interval']}", reads / 1.5, ok)
+    rs = big.get("restart")
+    if rs:
+        resync = big["config"]["resync_seconds"]
+        ready = rs.get("readyz_after_s")
+        goal(f"G restart with {n} Ready: /readyz", "<= 60 s", f"{fmt(ready, 1)} s",
+             None if ready is None else ready / 60, ready is not None and ready <= 60 and rs["status_patches"] == 0)
+        spread = rs["seconds_to_reconcile_all"]
+        goal(f"G first resync spread (re-reads of all {n})", f">= 0.9 x {resync} s", f"{spread} s",
+             0.9 * resync / spread if spread else None, spread >= 0.9 * resync)
+r = load("limited")
+if r:
+    b, c = r["burst"], r["config"]
+    n, q, cs = c["n"], c["operator_qps"], c["create_seconds"]
+    g = 1.25 * (n * 2 / q + cs)
+    goal(f"F all Ready (n={n}, sim limit {c['sim_qps_limit']:g}/s, --qps {q})", f"<= {g:.0f} s",
+         f"{b['wall_to_all_ready_s']:.1f} s", b["wall_to_all_ready_s"] / g, b["wall_to_all_ready_s"] <= g and not b.get("timed_out"))
+    total = sum(b["cloud_calls"].values())
+    share = b["cloud_errors"] / total if total else 0.0
+    goal(f"F throttled calls (n={n})", "<= 1 %", f"{share:.2%}", share / 0.01, share <= 0.01)
+
 print(f"# privatelink-operator benchmarks ({m.get('nproc', '?')} cores, {m.get('cpu', '?')}, load at start {m.get('loadavg', '?')})\n")
+if goals:
+    print("## Issue 16 targets (A-G): goal, measured, ratio (measured / goal; a spread is goal / measured)\n")
+    print("| target | goal | measured | ratio | |")
+    print("|---|---|---|---|---|")
+    for g_ in sorted(goals, key=lambda g_: g_[0][0]):
+        print("| " + " | ".join(g_) + " |")
+    print("\n## Details\n")
 print("| metric | measured | target | |")
 print("|---|---|---|---|")
 for r_ in rows:

@@ -54,7 +54,7 @@ OUT="$ROOT/target/bench"
 export TESTENV_DIR="${BENCH_TESTENV_DIR:-$OUT/testenv}"
 export SIM_BIN="$ROOT/target/release/privatelink-sim"
 export TESTENV_NO_CARGO=1
-OPERATOR_BIN="$ROOT/target/release/privatelink-operator"
+OPERATOR_BIN="${BENCH_OPERATOR_BIN:-$ROOT/target/release/privatelink-operator}" # a wrapper (e.g. a heap profiler) may stand in
 DRIVER="$ROOT/target/release/examples/bench"
 SIMBENCH="$ROOT/target/release/examples/sim_bench"
 
