@@ -144,8 +144,9 @@ struct Memory {
     ready: Option<&'static str>,
     /// Resync passes so far (starts at an offset spread by UID), for [`plan::drift_checks`].
     drift_pass: Option<u64>,
-    /// The attribute update accepted for a generation: never sent again for that spec.
-    sent_update: Option<(Option<i64>, UpdateVpcEndpointServiceAttribute)>,
+    /// The attribute update accepted for a generation: never sent again for that spec. Boxed: it is
+    /// rare, and inline it would double the size of every object's entry.
+    sent_update: Option<Box<(Option<i64>, UpdateVpcEndpointServiceAttribute)>>,
     /// When the next full pass (Get, drift checks) is due.
     full_due: Option<Instant>,
     /// The wake-up scheduled last is a connection poll (list connections only), not the full pass.
@@ -350,7 +351,11 @@ impl Context {
     }
 
     fn gate_key(obj: &VpcEndpointService) -> ObjectRef<VpcEndpointService> {
-        ObjectRef::from(obj)
+        // Name and namespace only: the reference's `extra` (UID, resourceVersion) takes no part in
+        // lookups, and kept in every entry it would cost two strings per object.
+        let mut key = ObjectRef::from(obj);
+        key.extra = Default::default();
+        key
     }
 
     /// Remaining wait if this reconcile is an echo of our own write within a wait period.
@@ -402,14 +407,14 @@ impl Context {
     /// The attribute update already accepted for this object's current generation.
     fn sent_update(&self, obj: &VpcEndpointService) -> Option<UpdateVpcEndpointServiceAttribute> {
         let objects = self.objects.lock();
-        let (generation, u) = objects.get(&Self::gate_key(obj))?.sent_update.as_ref()?;
+        let (generation, u) = objects.get(&Self::gate_key(obj))?.sent_update.as_deref()?;
         (*generation == obj.metadata.generation).then(|| u.clone())
     }
 
     fn record_update(&self, obj: &VpcEndpointService, sent: Option<UpdateVpcEndpointServiceAttribute>) {
         let mut objects = self.objects.lock();
         objects.entry(Self::gate_key(obj)).or_default().sent_update =
-            sent.map(|u| (obj.metadata.generation, u));
+            sent.map(|u| Box::new((obj.metadata.generation, u)));
     }
 
     /// If the wake-up scheduled last is a connection poll: the time until the next full pass.
