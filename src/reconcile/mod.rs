@@ -351,11 +351,13 @@ impl Context {
     }
 
     fn gate_key(obj: &VpcEndpointService) -> ObjectRef<VpcEndpointService> {
-        // Name and namespace only: the reference's `extra` (UID, resourceVersion) takes no part in
+        // Name and namespace only: a reference's `extra` (UID, resourceVersion) takes no part in
         // lookups, and kept in every entry it would cost two strings per object.
-        let mut key = ObjectRef::from(obj);
-        key.extra = Default::default();
-        key
+        let key = ObjectRef::new(obj.metadata.name.as_deref().unwrap_or_default());
+        match obj.metadata.namespace.as_deref() {
+            Some(ns) => key.within(ns),
+            None => key,
+        }
     }
 
     /// Remaining wait if this reconcile is an echo of our own write within a wait period.
