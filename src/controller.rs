@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Service;
 use kube::{
-    Api, Client, ResourceExt,
+    Api, Client, Resource, ResourceExt,
     api::ListParams,
     runtime::{
         Controller, PredicateConfig, WatchStreamExt,
@@ -29,13 +29,14 @@ use tracing::{debug, error, info, warn};
 
 use crate::{
     alicloud::{AliCloudClient, ClientConfig, DefaultCredentials},
+    cache::{Cached, cached_ref},
     crd::{VpcEndpoint, VpcEndpointService},
     endpoint::{self, EndpointContext},
     http::{self, HttpState},
     lease,
     metrics::Metrics,
     namespaces,
-    reconcile::{self, Context, Settings, backends, control, observe::ADOPT_ANNOTATION},
+    reconcile::{self, Context, Settings, backends, control},
 };
 
 /// Settings of `privatelink-operator run`.
@@ -90,28 +91,6 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
-}
-
-/// Drop the parts of an object the reconciler never reads before it enters the cache.
-fn slim(obj: &mut VpcEndpointService) {
-    obj.metadata.managed_fields = None;
-    if let Some(a) = obj.metadata.annotations.as_mut() {
-        a.remove("kubectl.kubernetes.io/last-applied-configuration");
-    }
-}
-
-/// What a change must touch to trigger a reconcile.
-fn trigger_key(obj: &VpcEndpointService) -> Option<u64> {
-    use std::hash::{DefaultHasher, Hash, Hasher};
-    let mut h = DefaultHasher::new();
-    obj.metadata.generation.hash(&mut h);
-    obj.metadata.finalizers.hash(&mut h);
-    obj.metadata.deletion_timestamp.is_some().hash(&mut h);
-    // The annotations users act through: adoption, pause, reconcile-now.
-    for key in [ADOPT_ANNOTATION, control::PAUSED_ANNOTATION, control::RECONCILE_REQUEST_ANNOTATION] {
-        obj.metadata.annotations.as_ref().and_then(|a| a.get(key)).hash(&mut h);
-    }
-    Some(h.finish())
 }
 
 /// What a change to a `VpcEndpoint` must touch to trigger a reconcile.
@@ -247,7 +226,7 @@ fn backend_changes(
 /// Run the controller until SIGTERM/SIGINT.
 pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
     let client = Client::try_default().await.map_err(StartupError::Kubeconfig)?;
-    let apis: Vec<Api<VpcEndpointService>> = match cfg.namespaces.as_slice() {
+    let apis: Vec<Api<Cached>> = match cfg.namespaces.as_slice() {
         [] => vec![Api::all(client.clone())],
         list => list.iter().map(|ns| Api::namespaced(client.clone(), ns)).collect(),
     };
@@ -354,9 +333,9 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
         );
         futures::FutureExt::shared(fut)
     };
-    // The cache keeps every object; strip what the reconciler never reads (managedFields and
-    // kubectl's last-applied annotation are most of an object's bytes) so 10k objects stay small.
-    let writer = reflector::store::Writer::<VpcEndpointService>::default();
+    // The cache keeps every object, packed as it is deserialised (crate::cache): the few fields read
+    // on every event in the clear, the rest compressed, so 10k objects stay small.
+    let writer = reflector::store::Writer::<Cached>::default();
     let reader = writer.as_reader();
     // Ready once the controller's own watch has delivered its first full list (InitDone). Read off the
     // stream itself: `Store::wait_until_ready` wakes only one waiter, and the controller is that waiter.
@@ -374,7 +353,7 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
     let (wake_endpoints, service_changes) = futures::channel::mpsc::unbounded();
     let endpoint_ctx = cfg.endpoints.then(|| Arc::new(EndpointContext::new(ctx.clone())));
     let ep_index = endpoint_ctx.clone();
-    let events = source.modify(slim).inspect(move |ev| {
+    let events = source.inspect(move |ev| {
         match ev {
             Ok(watcher::Event::InitDone) if !ready.swap(true, Ordering::Relaxed) => {
                 info!("initial list complete; ready");
@@ -391,15 +370,16 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
             }
             // Gone from the cluster (also when deleted behind the operator's back): drop its memory
             // and its series in the Ready gauge.
-            Ok(watcher::Event::Delete(obj)) => forget.forget(obj),
+            Ok(watcher::Event::Delete(obj)) => forget.forget(obj.meta()),
             _ => {}
         }
     });
     // The cache sees every change; reconciles are triggered only by changes the reconciler acts on
     // (spec, finalizers, deletion, the adoption, pause and reconcile-now annotations), not by the operator's own status writes,
     // which would otherwise replace a pending poll and crowd the queue under load.
-    let trigger =
-        reflector(writer, events).applied_objects().predicate_filter(trigger_key, PredicateConfig::default());
+    let trigger = reflector(writer, events)
+        .applied_objects()
+        .predicate_filter(|o: &Cached| Some(o.trigger()), PredicateConfig::default());
     // A reconcile does I/O only in one of the `--concurrency` slots, the most urgent first, and parks
     // without one (reconcile::slots): kube-runtime's own bound, twice that, leaves room for the passes
     // that park or need no I/O, so its slots keep turning over (it takes due reconciles in hash order
@@ -408,7 +388,7 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
         .with_config(ControllerConfig::default().concurrency(cfg.concurrency.saturating_mul(2)))
         .graceful_shutdown_on(shutdown.clone());
     let (wake_slots, slot_wakes) = futures::channel::mpsc::unbounded();
-    controller = controller.reconcile_on(slot_wakes);
+    controller = controller.reconcile_on(slot_wakes.map(cached_ref));
     let slot_keeper = reconcile::run_slots(ctx.clone(), wake_slots);
     {
         let (shutdown, ctx) = (shutdown.clone(), ctx.clone());
@@ -418,24 +398,26 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
         });
     }
     if cfg.watch_services {
-        controller = controller.reconcile_on(backend_changes(&client, &cfg.namespaces, ctx.clone()));
+        controller =
+            controller.reconcile_on(backend_changes(&client, &cfg.namespaces, ctx.clone()).map(cached_ref));
     }
     // Turns of a saturated account budget wake parked objects (reconcile::admission).
     let (wake_turns, turns) = futures::channel::mpsc::unbounded();
-    controller = controller.reconcile_on(turns);
+    controller = controller.reconcile_on(turns.map(cached_ref));
     let dispatcher = tokio::spawn(reconcile::dispatch_turns(ctx.clone(), wake_turns));
     info!(
         namespaces = if cfg.namespaces.is_empty() { "(all)".to_string() } else { cfg.namespaces.join(",") },
         concurrency = cfg.concurrency,
         "controller started"
     );
-    let services =
-        controller.run(reconcile::reconcile, reconcile::error_policy, ctx).for_each(|res| async move {
+    let services = controller.run(reconcile::reconcile_cached, reconcile::error_policy_cached, ctx).for_each(
+        |res| async move {
             match res {
                 Ok((obj, _)) => debug!(object = %obj, "reconciled"),
                 Err(e) => debug!(error = %e, "reconcile error"),
             }
-        });
+        },
+    );
     match endpoint_ctx {
         Some(ep) => {
             let endpoints = run_endpoints(

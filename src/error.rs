@@ -33,6 +33,9 @@ pub enum Error {
         "spec.resources[].serviceRef needs the operator to watch Services (run it with --watch-services, chart value backendsFromServices.enabled)"
     )]
     ServiceRefsDisabled,
+    /// A cache entry could not be read back (a bug).
+    #[error(transparent)]
+    Cache(#[from] crate::cache::UnpackError),
     /// The exported ConfigMap could not be written.
     #[error("exporting to ConfigMap {name}: {source}")]
     Export {
@@ -59,6 +62,7 @@ impl Error {
             Error::Requeue { .. } => "Waiting".into(),
             Error::ServiceRefsDisabled => "ServiceRefsDisabled".into(),
             Error::Export { .. } => "ExportFailed".into(),
+            Error::Cache(_) => "CacheUnreadable".into(),
         }
     }
 

@@ -5,6 +5,7 @@
 //! signing code with [`alicloud`] so that a bug on one side cannot cancel out on the other.
 
 pub mod alicloud;
+pub mod cache;
 pub mod controller;
 pub mod crd;
 pub mod endpoint;

@@ -505,7 +505,7 @@ fn target(obj: &VpcEndpoint, ctx: &Context) -> Result<Target> {
         });
     };
     let resync = Wait::Fixed(ctx.settings.resync);
-    let Some(svc) = store.get(&ObjectRef::new(&r.name).within(&ns)) else {
+    let Some(cached) = store.get(&ObjectRef::new(&r.name).within(&ns)) else {
         let message = format!(
             "VpcEndpointService {ns}/{} does not exist (yet); the endpoint is created once it is Ready",
             r.name
@@ -515,6 +515,7 @@ fn target(obj: &VpcEndpoint, ctx: &Context) -> Result<Target> {
             resync,
         )));
     };
+    let svc = cached.unpack()?;
     let ready = crate::reconcile::status::is_ready_for_generation(&svc);
     match svc.status.as_ref().and_then(|s| s.service_id.clone()) {
         Some(id) if ready => {

@@ -42,6 +42,7 @@ use std::{
 use k8s_openapi::{api::core::v1::Service, apimachinery::pkg::apis::meta::v1::Time};
 use kube::{
     Api, Client, Resource, ResourceExt,
+    api::ObjectMeta,
     runtime::{
         controller::Action,
         events::{Event as KubeEvent, EventType},
@@ -70,6 +71,7 @@ use crate::{
             UpdateVpcEndpointServiceAttribute,
         },
     },
+    cache::Cached,
     crd::{FINALIZER, VpcEndpointService, VpcEndpointServiceStatus},
     error::{Error, Result},
     metrics::{Metrics, ReadyLabels},
@@ -119,7 +121,7 @@ pub struct Context {
     accounts: Mutex<HashMap<String, String>>,
     /// The controller's cache, once the controller runs (who else uses a Secret, whose UID a service's
     /// ownership tag names).
-    store: std::sync::OnceLock<(Store<VpcEndpointService>, Arc<AtomicBool>)>,
+    store: std::sync::OnceLock<(Store<Cached>, Arc<AtomicBool>)>,
     /// The cache of Services (metadata the CCM writes only), when the operator watches Services.
     services: std::sync::OnceLock<(Store<Service>, Arc<AtomicBool>)>,
     /// Which objects reference which Services (`spec.resources[].serviceRef`).
@@ -314,13 +316,13 @@ impl Context {
     }
 
     /// Record which Services an object references (from the controller's watch).
-    pub fn index_backends(&self, obj: &VpcEndpointService) {
-        let names = backends::referenced(&obj.spec);
+    pub fn index_backends(&self, obj: &Cached) {
+        let names = obj.backends();
         let mut ix = self.backend_refs.lock();
         if names.is_empty() && ix.is_empty() {
             return;
         }
-        ix.set(ObjectRef::from(obj), &obj.namespace().unwrap_or_default(), names);
+        ix.set(Self::key_of(obj.meta()), &obj.namespace().unwrap_or_default(), names.to_vec());
     }
 
     /// The objects that use Service `name` in `namespace`, woken: their next reconcile is a full pass
@@ -340,21 +342,25 @@ impl Context {
 
     /// Hand the controller's cache to the reconciler (once, at startup); `listed` turns true once it
     /// holds the first full list.
-    pub fn set_store(&self, store: Store<VpcEndpointService>, listed: Arc<AtomicBool>) {
+    pub fn set_store(&self, store: Store<Cached>, listed: Arc<AtomicBool>) {
         let _ = self.store.set((store, listed));
     }
 
     /// The controller's cache, once it holds the first full list.
-    pub(crate) fn cache(&self) -> Option<&Store<VpcEndpointService>> {
+    pub(crate) fn cache(&self) -> Option<&Store<Cached>> {
         let (store, listed) = self.store.get()?;
         listed.load(Ordering::Relaxed).then_some(store)
     }
 
     fn gate_key(obj: &VpcEndpointService) -> ObjectRef<VpcEndpointService> {
+        Self::key_of(&obj.metadata)
+    }
+
+    fn key_of(meta: &ObjectMeta) -> ObjectRef<VpcEndpointService> {
         // Name and namespace only: a reference's `extra` (UID, resourceVersion) takes no part in
         // lookups, and kept in every entry it would cost two strings per object.
-        let key = ObjectRef::new(obj.metadata.name.as_deref().unwrap_or_default());
-        match obj.metadata.namespace.as_deref() {
+        let key = ObjectRef::new(meta.name.as_deref().unwrap_or_default());
+        match meta.namespace.as_deref() {
             Some(ns) => key.within(ns),
             None => key,
         }
@@ -465,12 +471,13 @@ impl Context {
     }
 
     /// Drop everything remembered about an object (it left the cluster).
-    pub fn forget(&self, obj: &VpcEndpointService) {
-        self.track_ready(obj, None);
-        self.backend_refs.lock().remove(&ObjectRef::from(obj));
-        self.admission.lock().forget(&Self::gate_key(obj));
-        self.slots.forget(&Self::gate_key(obj));
-        self.objects.lock().remove(&Self::gate_key(obj));
+    pub fn forget(&self, meta: &ObjectMeta) {
+        let key = Self::key_of(meta);
+        self.track_ready_key(key.clone(), None);
+        self.backend_refs.lock().remove(&key);
+        self.admission.lock().forget(&key);
+        self.slots.forget(&key);
+        self.objects.lock().remove(&key);
     }
 
     /// What a pass of this object would do, for [`admission`]: start a Create, or follow up on one.
@@ -500,8 +507,11 @@ impl Context {
     }
 
     fn track_ready(&self, obj: &VpcEndpointService, state: Option<&'static str>) {
+        self.track_ready_key(Self::gate_key(obj), state);
+    }
+
+    fn track_ready_key(&self, key: ObjectRef<VpcEndpointService>, state: Option<&'static str>) {
         let mut objects = self.objects.lock();
-        let key = Self::gate_key(obj);
         let old = match (state, objects.get_mut(&key)) {
             (s, Some(m)) => std::mem::replace(&mut m.ready, s),
             (Some(s), None) => {
@@ -571,7 +581,25 @@ fn now() -> Time {
     Time(jiff::Timestamp::now())
 }
 
-/// The controller's reconcile function. A pass does I/O only while it holds one of the `--concurrency`
+/// The controller's reconcile function, on a cache entry: unpacks it ([`crate::cache`]) for
+/// [`reconcile`].
+pub async fn reconcile_cached(obj: Arc<Cached>, ctx: Arc<Context>) -> Result<Action> {
+    reconcile(Arc::new(obj.unpack()?), ctx).await
+}
+
+/// The controller's error policy, on a cache entry: [`error_policy`] on the unpacked object.
+pub fn error_policy_cached(obj: Arc<Cached>, err: &Error, ctx: Arc<Context>) -> Action {
+    match obj.unpack() {
+        Ok(o) => error_policy(Arc::new(o), err, ctx),
+        // Cannot happen (this process packed it); should it, retry without a hot loop.
+        Err(e) => {
+            warn!(error = %e, "cannot read a cached object");
+            Action::requeue(ctx.settings.terminal_retry)
+        }
+    }
+}
+
+/// The reconcile function. A pass does I/O only while it holds one of the `--concurrency`
 /// slots, which go to the most urgent passes first ([`slots`]); without a free slot the object parks
 /// and is woken when one is granted to it. What needs no I/O (a wait that has not run out, the first
 /// sight of a Ready object after a start) returns without a slot.
@@ -633,7 +661,7 @@ async fn reconcile_pass(obj: Arc<VpcEndpointService>, ctx: Arc<Context>) -> Resu
     if result.is_ok() && obj.metadata.deletion_timestamp.is_some() {
         // The finalizer is gone: the object leaves the cluster. Secrets it protected are released by
         // the last of the objects that use them to leave (objects deleted together see each other).
-        ctx.forget(&obj);
+        ctx.forget(&obj.metadata);
         tokio::spawn(secrets::sweep(ctx.clone(), obj.as_ref().clone()));
     }
     result

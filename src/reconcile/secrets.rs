@@ -50,6 +50,18 @@ impl UsesSecret for VpcEndpointService {
     }
 }
 
+impl UsesSecret for crate::cache::Cached {
+    fn meta(&self) -> &ObjectMeta {
+        kube::Resource::meta(self)
+    }
+    fn secret_ref(&self) -> Option<&str> {
+        self.secret_ref()
+    }
+    fn protected_secret(&self) -> Option<&str> {
+        self.protected_secret()
+    }
+}
+
 impl UsesSecret for VpcEndpoint {
     fn meta(&self) -> &ObjectMeta {
         &self.metadata
