@@ -23,6 +23,8 @@
 # Env: BENCH_N=1000 BENCH_SCALE_N=10000 BENCH_QUICK=1 (N=200, SCALE_N=1000, short steady state)
 #      BENCH_SCENARIOS="sim burst rate conc approval scale" BENCH_APPROVAL_N=200 BENCH_CREATE_SECONDS=3 BENCH_RESYNC=60
 #      BENCH_QPS=1000 BENCH_BURST=2000 BENCH_CONCURRENCY=8 (operator flags of burst and scale)
+#      BENCH_RUNS=3: runs of each short scenario (burst, burst3000, shipped, fair; 1-2 min each), written
+#      as LABEL.json, LABEL-r2.json, ...; the summary's A-C rows are the medians over the runs
 #      BENCH_TESTENV_DIR (default target/bench/testenv; a testenv of its own, torn down by PID)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -30,7 +32,7 @@ cd "$ROOT"
 
 if [[ -n "${BENCH_QUICK:-}" ]]; then
   : "${BENCH_N:=200}" "${BENCH_SCALE_N:=1000}" "${BENCH_RESYNC:=20}" "${BENCH_STEADY_INTERVALS:=1}"
-  : "${BENCH_RATE_N:=100}" "${BENCH_CONC_N:=40}" "${BENCH_SIM_SECONDS:=3}"
+  : "${BENCH_RATE_N:=100}" "${BENCH_CONC_N:=40}" "${BENCH_SIM_SECONDS:=3}" "${BENCH_RUNS:=1}"
 fi
 BENCH_N="${BENCH_N:-1000}"
 BENCH_SCALE_N="${BENCH_SCALE_N:-10000}"
@@ -50,6 +52,7 @@ BENCH_SHIPPED_N="${BENCH_SHIPPED_N:-1000}"
 BENCH_BURST3000_N="${BENCH_BURST3000_N:-3000}"
 BENCH_LIMITED_N="${BENCH_LIMITED_N:-10000}"
 BENCH_SIM_SECONDS="${BENCH_SIM_SECONDS:-10}"
+BENCH_RUNS="${BENCH_RUNS:-3}"
 OUT="$ROOT/target/bench"
 export TESTENV_DIR="${BENCH_TESTENV_DIR:-$OUT/testenv}"
 export SIM_BIN="$ROOT/target/release/privatelink-sim"
@@ -121,6 +124,10 @@ testenv_down() {
   STARTED_TESTENV=""
 }
 
+run_label() { # run_label LABEL RUN: LABEL for the first run, LABEL-rRUN for the repeats
+  if [[ "$2" == 1 ]]; then echo "$1"; else echo "$1-r$2"; fi
+}
+
 drive() { # drive LABEL ARGS...
   local label="$1"
   shift
@@ -133,30 +140,35 @@ drive() { # drive LABEL ARGS...
 : >"$OUT/summary.txt"
 if want burst || want burst3000 || want shipped || want fair || want rate || want conc || want approval; then
   testenv_up
-  if want burst; then
-    # Issue 16 C (and E at 1,000): no rate limit (--qps 1000), Creating 5 s, 30 ms per call.
-    CREATE_SECONDS=5 drive burst --n "$BENCH_N" --concurrency "$BENCH_CONCURRENCY" --qps "$BENCH_QPS" \
-      --burst "$BENCH_BURST" --resync-seconds "$BENCH_RESYNC" --steady-intervals "$BENCH_STEADY_INTERVALS" \
-      --sim-latency-ms 30
-  fi
-  if want burst3000; then
-    # Issue 16 C at 3,000 (how it grows).
-    CREATE_SECONDS=5 drive burst3000 --n "$BENCH_BURST3000_N" --concurrency "$BENCH_CONCURRENCY" \
-      --qps "$BENCH_QPS" --burst "$BENCH_BURST" --resync-seconds 600 --steady-intervals 0 --sim-latency-ms 30 \
-      --timeout-seconds 1200
-  fi
-  if want shipped; then
-    # Issue 16 A: the shipped defaults (--qps 20 --burst 40 --concurrency 8), Creating 5 s, 30 ms per call.
-    CREATE_SECONDS=5 drive shipped --n "$BENCH_SHIPPED_N" --concurrency 8 --qps 20 --burst 40 \
-      --resync-seconds 600 --steady-intervals 0 --sim-latency-ms 30 --timeout-seconds 1200
-  fi
-  if want fair; then
-    # Issue 16 B: the shipped burst in one namespace; 10 s in, one object in another namespace (same
-    # account) and one with another account's credentials.
-    CREATE_SECONDS=5 drive fair --n "$BENCH_SHIPPED_N" --concurrency 8 --qps 20 --burst 40 \
-      --resync-seconds 600 --steady-intervals 0 --sim-latency-ms 30 --timeout-seconds 1200 \
-      --fair-after-seconds 10
-  fi
+  # The short scenarios run BENCH_RUNS times (the summary takes medians); the steady state only once.
+  for run in $(seq 1 "$BENCH_RUNS"); do
+    if want burst; then
+      # Issue 16 C (and E at 1,000): no rate limit (--qps 1000), Creating 5 s, 30 ms per call.
+      steady=0
+      if [[ "$run" == 1 ]]; then steady="$BENCH_STEADY_INTERVALS"; fi
+      CREATE_SECONDS=5 drive "$(run_label burst "$run")" --n "$BENCH_N" --concurrency "$BENCH_CONCURRENCY" \
+        --qps "$BENCH_QPS" --burst "$BENCH_BURST" --resync-seconds "$BENCH_RESYNC" --steady-intervals "$steady" \
+        --sim-latency-ms 30
+    fi
+    if want burst3000; then
+      # Issue 16 C at 3,000 (how it grows).
+      CREATE_SECONDS=5 drive "$(run_label burst3000 "$run")" --n "$BENCH_BURST3000_N" \
+        --concurrency "$BENCH_CONCURRENCY" --qps "$BENCH_QPS" --burst "$BENCH_BURST" --resync-seconds 600 \
+        --steady-intervals 0 --sim-latency-ms 30 --timeout-seconds 1200
+    fi
+    if want shipped; then
+      # Issue 16 A: the shipped defaults (--qps 20 --burst 40 --concurrency 8), Creating 5 s, 30 ms per call.
+      CREATE_SECONDS=5 drive "$(run_label shipped "$run")" --n "$BENCH_SHIPPED_N" --concurrency 8 --qps 20 \
+        --burst 40 --resync-seconds 600 --steady-intervals 0 --sim-latency-ms 30 --timeout-seconds 1200
+    fi
+    if want fair; then
+      # Issue 16 B: the shipped burst in one namespace; 10 s in, one object in another namespace (same
+      # account) and one with another account's credentials.
+      CREATE_SECONDS=5 drive "$(run_label fair "$run")" --n "$BENCH_SHIPPED_N" --concurrency 8 --qps 20 \
+        --burst 40 --resync-seconds 600 --steady-intervals 0 --sim-latency-ms 30 --timeout-seconds 1200 \
+        --fair-after-seconds 10
+    fi
+  done
   if want rate; then
     drive rate --n "$BENCH_RATE_N" --concurrency "$BENCH_CONCURRENCY" --qps "$BENCH_RATE_QPS" \
       --burst "$BENCH_RATE_QPS" --resync-seconds "$BENCH_RESYNC"
