@@ -270,6 +270,13 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
         metrics.clone(),
         cfg.settings,
     ));
+    // The queue gauges are read at each scrape (a weak reference: the metrics outlive no context).
+    let queues = Arc::downgrade(&ctx);
+    metrics.set_refresh(move |m| {
+        if let Some(ctx) = queues.upgrade() {
+            ctx.refresh_queue_metrics(m);
+        }
+    });
 
     let ready = Arc::new(AtomicBool::new(false));
     let standby = Arc::new(AtomicBool::new(false));

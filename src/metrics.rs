@@ -36,6 +36,24 @@ pub struct ReadyLabels {
     pub ready: String,
 }
 
+/// Label of a reconcile slot's urgency rank.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RankLabels {
+    /// `follow` (polls of services the cloud is working on), `start` (work under way, deletions) or
+    /// `routine` (new objects, resyncs).
+    pub rank: &'static str,
+}
+
+/// Label of what an object parked for an account's API budget would do.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClassLabels {
+    /// `poll` (a service being created or updated) or `start` (a Create).
+    pub class: &'static str,
+}
+
+/// What the queues hold, read when `/metrics` is scraped.
+type Refresh = Box<dyn Fn(&Metrics) + Send + Sync>;
+
 /// All metrics of the operator.
 pub struct Metrics {
     registry: Registry,
@@ -53,6 +71,13 @@ pub struct Metrics {
     pub objects: Family<ReadyLabels, Gauge>,
     /// Kubernetes status patches sent.
     pub status_patches: Counter,
+    /// Objects parked for a reconcile slot, by rank.
+    pub slot_waiters: Family<RankLabels, Gauge>,
+    /// Reconcile slots in use (of `--concurrency`).
+    pub slots_busy: Gauge,
+    /// Objects parked for an account's API budget, by what they would do.
+    pub budget_parked: Family<ClassLabels, Gauge>,
+    refresh: std::sync::OnceLock<Refresh>,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -70,6 +95,9 @@ impl Default for Metrics {
             Family::<ActionLabels, Histogram>::new_with_constructor(|| Histogram::new(latency_buckets()));
         let objects = Family::<ReadyLabels, Gauge>::default();
         let status_patches = Counter::default();
+        let slot_waiters = Family::<RankLabels, Gauge>::default();
+        let slots_busy = Gauge::default();
+        let budget_parked = Family::<ClassLabels, Gauge>::default();
         registry.register("reconcile_runs", "Reconciliations started", reconcile_runs.clone());
         registry.register("reconcile_failures", "Reconciliations that failed", reconcile_failures.clone());
         registry.register(
@@ -89,6 +117,17 @@ impl Default for Metrics {
         );
         registry.register("objects", "VpcEndpointService objects by Ready condition", objects.clone());
         registry.register("status_patches", "Status patches written to Kubernetes", status_patches.clone());
+        registry.register(
+            "slot_waiters",
+            "Objects parked for a reconcile slot (--concurrency), by urgency rank",
+            slot_waiters.clone(),
+        );
+        registry.register("slots_busy", "Reconcile slots in use", slots_busy.clone());
+        registry.register(
+            "budget_parked",
+            "Objects parked for their account's API budget (--qps), by what they would do",
+            budget_parked.clone(),
+        );
         Self {
             registry,
             reconcile_runs,
@@ -98,13 +137,25 @@ impl Default for Metrics {
             cloud_latency,
             objects,
             status_patches,
+            slot_waiters,
+            slots_busy,
+            budget_parked,
+            refresh: std::sync::OnceLock::new(),
         }
     }
 }
 
 impl Metrics {
+    /// What to read into the gauges of queue lengths before each scrape (set once, at start-up).
+    pub fn set_refresh(&self, refresh: impl Fn(&Metrics) + Send + Sync + 'static) {
+        let _ = self.refresh.set(Box::new(refresh));
+    }
+
     /// Text exposition for `/metrics`.
     pub fn render(&self) -> String {
+        if let Some(refresh) = self.refresh.get() {
+            refresh(self);
+        }
         let mut out = String::new();
         encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
@@ -114,5 +165,28 @@ impl Metrics {
     pub fn cloud_call(&self, action: &str, code: &str, seconds: f64) {
         self.cloud_requests.get_or_create(&CloudLabels { action: action.into(), code: code.into() }).inc();
         self.cloud_latency.get_or_create(&ActionLabels { action: action.into() }).observe(seconds);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_gauges_are_read_at_each_scrape() {
+        let m = Metrics::default();
+        let depth = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(7));
+        let seen = depth.clone();
+        m.set_refresh(move |m| {
+            m.slot_waiters
+                .get_or_create(&RankLabels { rank: "follow" })
+                .set(seen.load(std::sync::atomic::Ordering::Relaxed));
+            m.slots_busy.set(8);
+        });
+        let text = m.render();
+        assert!(text.contains("privatelink_operator_slot_waiters{rank=\"follow\"} 7"), "{text}");
+        assert!(text.contains("privatelink_operator_slots_busy 8"), "{text}");
+        depth.store(0, std::sync::atomic::Ordering::Relaxed);
+        assert!(m.render().contains("privatelink_operator_slot_waiters{rank=\"follow\"} 0"), "read again");
     }
 }

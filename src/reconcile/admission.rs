@@ -232,6 +232,14 @@ impl<T: Clone + Eq + Hash> Admission<T> {
         self.accounts.values().any(|a| a.turns.contains_key(who))
     }
 
+    /// Objects parked over all accounts: (polls of services being created or updated, passes that
+    /// would start a Create).
+    pub fn parked_total(&self) -> (usize, usize) {
+        self.accounts.values().fold((0, 0), |(polls, starts), a| {
+            (polls + a.polls.len(), starts + a.lanes.values().map(|l| l.waiting.len()).sum::<usize>())
+        })
+    }
+
     /// Objects parked for an account.
     pub fn parked(&self, account: &str) -> usize {
         self.accounts.get(account).map_or(0, Account::parked)
@@ -324,9 +332,12 @@ mod tests {
             Decision::Park,
             "room, but p1 and p2 wait ahead of it"
         );
+        assert_eq!(a.parked_total(), (3, 2), "three polls and two starts parked");
+        assert_eq!(a.parked(A), 5);
         // Room for three calls: the three polls, in order; the starts wait.
         let (woken, _) = a.dispatch(|_| SLACK - 150 * MS, now);
         assert_eq!(woken, ["p1", "p2", "p3"]);
+        assert_eq!(a.parked_total(), (0, 2), "the woken polls hold turns, no longer parked");
         let (woken, _) = a.dispatch(|_| Duration::ZERO, now + LEAD + MS + TURN_TTL);
         assert_eq!(woken, ["s1", "s2"], "then the starts");
     }

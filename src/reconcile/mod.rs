@@ -470,6 +470,19 @@ impl Context {
         objects.entry(Self::gate_key(obj)).or_default().exported = fp.map(|f| (f, Instant::now()));
     }
 
+    /// Read the queue lengths into the metrics (at each scrape).
+    pub fn refresh_queue_metrics(&self, m: &Metrics) {
+        let (waiting, held) = self.slots.load();
+        for (rank, n) in slots::Rank::ALL.into_iter().zip(waiting) {
+            m.slot_waiters.get_or_create(&crate::metrics::RankLabels { rank: rank.as_str() }).set(n as i64);
+        }
+        m.slots_busy.set(held as i64);
+        let (polls, starts) = self.admission.lock().parked_total();
+        for (class, n) in [("poll", polls), ("start", starts)] {
+            m.budget_parked.get_or_create(&crate::metrics::ClassLabels { class }).set(n as i64);
+        }
+    }
+
     /// Drop everything remembered about an object (it left the cluster).
     pub fn forget(&self, meta: &ObjectMeta) {
         let key = Self::key_of(meta);

@@ -46,6 +46,20 @@ pub enum Rank {
 
 const RANKS: usize = 3;
 
+impl Rank {
+    /// Every rank, most urgent first.
+    pub const ALL: [Rank; RANKS] = [Rank::Follow, Rank::Start, Rank::Routine];
+
+    /// The rank's name in metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rank::Follow => "follow",
+            Rank::Start => "start",
+            Rank::Routine => "routine",
+        }
+    }
+}
+
 /// What [`rank`] needs to know of an object.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Facts {
@@ -75,6 +89,7 @@ pub fn rank(f: Facts) -> Rank {
 /// A fixed number of slots and the waiters for them, one queue per rank.
 #[derive(Debug)]
 pub struct Slots<T> {
+    size: usize,
     free: usize,
     waiting: [VecDeque<T>; RANKS],
 }
@@ -82,7 +97,7 @@ pub struct Slots<T> {
 impl<T> Slots<T> {
     /// `n` slots, all free (at least one).
     pub fn new(n: usize) -> Self {
-        Self { free: n.max(1), waiting: Default::default() }
+        Self { size: n.max(1), free: n.max(1), waiting: Default::default() }
     }
 
     /// Take a slot now (gives the waiter back), or queue behind the waiters of the same or a more urgent
@@ -121,6 +136,11 @@ impl<T> Slots<T> {
     /// Waiters per rank.
     pub fn queued(&self) -> [usize; RANKS] {
         [self.waiting[0].len(), self.waiting[1].len(), self.waiting[2].len()]
+    }
+
+    /// Slots held (or granted to a waiter and not taken yet).
+    pub fn held(&self) -> usize {
+        self.size - self.free
     }
 }
 
@@ -236,10 +256,10 @@ impl<T: Clone + Eq + Hash> SlotGate<T> {
         self.inner.lock().closed = true;
     }
 
-    /// Waiters per rank.
-    #[cfg(test)]
-    fn queued(&self) -> [usize; RANKS] {
-        self.inner.lock().slots.queued()
+    /// Waiters per rank, and the slots held (for the metrics).
+    pub fn load(&self) -> ([usize; RANKS], usize) {
+        let inner = self.inner.lock();
+        (inner.slots.queued(), inner.slots.held())
     }
 
     fn hand_on(&self, now: Instant) {
@@ -387,9 +407,10 @@ mod tests {
         assert!(matches!(g.enter(Rank::Follow, &3), Entry::Parked));
         // Parked again while queued: keeps its place, no second entry.
         assert!(matches!(g.enter(Rank::Routine, &2), Entry::Parked));
-        assert_eq!(g.queued(), [1, 0, 1]);
+        assert_eq!(g.load(), ([1, 0, 1], 1), "waiters by rank, the one slot held");
         drop(held);
         assert_eq!(*woken.lock(), vec![3], "the follow-up is granted the slot and woken");
+        assert_eq!(g.load(), ([0, 0, 1], 1), "a granted slot is not free");
         assert!(g.is_granted(&3));
         // Someone else arriving now finds no free slot: the granted one is 3's.
         assert!(matches!(g.enter(Rank::Follow, &4), Entry::Parked));
@@ -399,6 +420,9 @@ mod tests {
         let Entry::Go(s4) = g.enter(Rank::Follow, &4) else { panic!("4 takes its grant") };
         drop(s4);
         assert_eq!(*woken.lock(), vec![3, 4, 2]);
+        let Entry::Go(s2) = g.enter(Rank::Routine, &2) else { panic!("2 takes its grant") };
+        drop(s2);
+        assert_eq!(g.load(), ([0, 0, 0], 0), "all slots free again");
     }
 
     #[test]

@@ -65,4 +65,16 @@ async fn operator_probes_report_live_and_ready() {
     .await;
     let metrics = reqwest::get(format!("{url}/metrics")).await.unwrap();
     assert_eq!(metrics.status().as_u16(), 200, "/metrics");
+    // The queue gauges are read from the running controller at the scrape: with the one object Ready,
+    // nothing waits for a slot or the account's budget.
+    let text = metrics.text().await.unwrap();
+    assert!(text.lines().any(|l| l.starts_with("privatelink_operator_slots_busy ")), "/metrics: {text}");
+    for line in [
+        "privatelink_operator_slot_waiters{rank=\"follow\"} 0",
+        "privatelink_operator_slot_waiters{rank=\"routine\"} 0",
+        "privatelink_operator_budget_parked{class=\"start\"} 0",
+        "privatelink_operator_objects{ready=\"True\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "/metrics lacks {line:?}:\n{text}");
+    }
 }
