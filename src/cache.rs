@@ -4,8 +4,8 @@
 //! (an `ObjectMeta`, a spec and a status of many small strings and four conditions), which at 10,000
 //! objects is most of the operator's memory. A [`Cached`] entry keeps in the clear only what the
 //! controller's machinery reads on every event or in a scan of the whole cache — name, namespace,
-//! UID, resourceVersion (the watcher resumes from it), deletion and finalizers, the trigger fingerprint, the credentials Secret names and the
-//! Services it takes backends from — and the whole object (as the reconciler sees it) as JSON
+//! resourceVersion (the watcher resumes from it), deletion and finalizers, the UID, the trigger
+//! fingerprint, the credentials Secret names and the Services it takes backends from — and the whole object (as the reconciler sees it) as JSON
 //! compressed with LZ4 against a dictionary of a typical object's field names and values: ~1.2 KiB.
 //! The reconciler unpacks the one object it works on (~15 µs).
 //!
@@ -15,7 +15,15 @@
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
-use kube::{Resource, api::ObjectMeta, core::NamespaceResourceScope, runtime::reflector::ObjectRef};
+use kube::{
+    Resource,
+    api::ObjectMeta,
+    core::NamespaceResourceScope,
+    runtime::{
+        reflector::{ObjectRef, Store},
+        watcher,
+    },
+};
 use serde::{Deserialize, Deserializer};
 
 use crate::crd::VpcEndpointService;
@@ -49,11 +57,16 @@ pub enum UnpackError {
 /// One `VpcEndpointService` as the controller's cache keeps it (see the module docs).
 #[derive(Clone)]
 pub struct Cached {
-    /// Name, namespace, UID, resourceVersion, generation, deletion timestamp and finalizers; nothing
-    /// else.
+    /// Name, namespace, resourceVersion, generation, deletion timestamp and finalizers; nothing else.
+    /// Not the UID: kube-runtime copies a reference with the metadata's UID and resourceVersion into
+    /// each of its maps (the store, the queue), a string per copy.
     metadata: ObjectMeta,
+    /// `metadata.uid`.
+    uid: Option<Box<str>>,
     /// [`trigger_key`] of the object: what a change must touch to trigger a reconcile.
     trigger: u64,
+    /// The trigger differs from the version the cache held before (set by [`mark_triggers`]).
+    triggers: bool,
     /// `spec.credentialsSecretRef.name`.
     secret_ref: Option<Box<str>>,
     /// `status.protectedSecret`.
@@ -93,6 +106,8 @@ pub fn slim(obj: &mut VpcEndpointService) {
 pub fn trigger_key(obj: &VpcEndpointService) -> u64 {
     use std::hash::{DefaultHasher, Hash, Hasher};
     let mut h = DefaultHasher::new();
+    // A new object under an old name (deleted and created again while the watch was down) triggers.
+    obj.metadata.uid.hash(&mut h);
     obj.metadata.generation.hash(&mut h);
     obj.metadata.finalizers.hash(&mut h);
     obj.metadata.deletion_timestamp.is_some().hash(&mut h);
@@ -179,7 +194,6 @@ impl Cached {
             metadata: ObjectMeta {
                 name: m.name.clone(),
                 namespace: m.namespace.clone(),
-                uid: m.uid.clone(),
                 // The watcher resumes from the last event's resourceVersion.
                 resource_version: m.resource_version.clone(),
                 generation: m.generation,
@@ -187,7 +201,9 @@ impl Cached {
                 finalizers: m.finalizers.clone(),
                 ..ObjectMeta::default()
             },
+            uid: m.uid.as_deref().map(Into::into),
             trigger: trigger_key(obj),
+            triggers: true,
             secret_ref: obj.spec.credentials_secret_ref.as_ref().map(|r| r.name.as_str().into()),
             protected_secret: obj.status.as_ref().and_then(|s| s.protected_secret.as_deref()).map(Into::into),
             backends: crate::reconcile::backends::referenced(&obj.spec),
@@ -207,6 +223,17 @@ impl Cached {
     /// See [`trigger_key`].
     pub fn trigger(&self) -> u64 {
         self.trigger
+    }
+
+    /// Whether this version should trigger a reconcile: its [`trigger_key`] differs from the version
+    /// the cache held when it arrived (see [`mark_triggers`]).
+    pub fn triggers(&self) -> bool {
+        self.triggers
+    }
+
+    /// `metadata.uid`.
+    pub fn uid(&self) -> Option<&str> {
+        self.uid.as_deref()
     }
 
     /// `spec.credentialsSecretRef.name`.
@@ -261,6 +288,16 @@ impl Resource for Cached {
     }
     fn meta_mut(&mut self) -> &mut ObjectMeta {
         &mut self.metadata
+    }
+}
+
+/// Mark each applied version whose trigger differs from the version `store` holds as it arrives
+/// (called on the watch stream just before the reflector writes the store). Keeps what
+/// kube-runtime's `predicate_filter` does without its map of a reference and a hash per object.
+pub fn mark_triggers(store: &Store<Cached>, ev: &mut watcher::Event<Cached>) {
+    if let watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) = ev {
+        let held = store.get(&ObjectRef::from_obj(obj));
+        obj.triggers = held.is_none_or(|old| old.trigger != obj.trigger);
     }
 }
 
@@ -343,7 +380,8 @@ mod tests {
             assert_eq!(c.unpack().unwrap(), obj, "{what}");
             assert_eq!(c.meta().name, obj.metadata.name, "{what}");
             assert_eq!(c.meta().namespace, obj.metadata.namespace, "{what}");
-            assert_eq!(c.meta().uid, obj.metadata.uid, "{what}");
+            assert_eq!(c.uid(), obj.metadata.uid.as_deref(), "{what}");
+            assert_eq!(c.meta().uid, None, "{what}: no UID string in kube-runtime's references");
             assert_eq!(c.meta().resource_version, obj.metadata.resource_version, "{what}");
             assert_eq!(c.meta().finalizers, obj.metadata.finalizers, "{what}");
             assert_eq!(c.meta().deletion_timestamp, obj.metadata.deletion_timestamp, "{what}");
@@ -410,6 +448,46 @@ mod tests {
         ];
         for (what, o, triggers) in cases {
             assert_eq!(trigger_key(&o) != trigger_key(&base), triggers, "{what}");
+        }
+    }
+
+    #[test]
+    fn only_a_changed_trigger_reaches_the_controller() {
+        let held = ready("svc-a", "0b1e5a8e-6a0c-4a8e-9d1f-0c7e5e2b9a11");
+        let status_write = {
+            let mut o = held.clone();
+            o.metadata.resource_version = Some("4712".into());
+            o.status.get_or_insert_default().service_status = Some("Inactive".into());
+            o
+        };
+        let edited = {
+            let mut o = held.clone();
+            o.metadata.generation = Some(2);
+            o
+        };
+        let recreated = {
+            let mut o = held.clone();
+            o.metadata.uid = Some("7d3c1e2a-0000-4000-8000-000000000001".into());
+            o
+        };
+        let cases = [
+            ("first sight", None, held.clone(), true),
+            ("the operator's own status write", Some(&held), status_write, false),
+            ("a spec edit", Some(&held), edited, true),
+            ("deleted and created again under the name", Some(&held), recreated, true),
+        ];
+        for (what, before, now, want) in cases {
+            let mut writer = kube::runtime::reflector::store::Writer::<Cached>::default();
+            if let Some(b) = before {
+                writer.apply_watcher_event(&watcher::Event::Apply(Cached::pack(b)));
+            }
+            for mut ev in
+                [watcher::Event::Apply(Cached::pack(&now)), watcher::Event::InitApply(Cached::pack(&now))]
+            {
+                mark_triggers(&writer.as_reader(), &mut ev);
+                let (watcher::Event::Apply(c) | watcher::Event::InitApply(c)) = ev else { unreachable!() };
+                assert_eq!(c.triggers(), want, "{what}");
+            }
         }
     }
 

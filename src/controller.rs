@@ -12,7 +12,7 @@ use std::{
 
 use std::collections::HashMap;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Service;
 use kube::{
     Api, Client, Resource, ResourceExt,
@@ -384,9 +384,15 @@ pub async fn run(cfg: RunConfig) -> Result<(), StartupError> {
     // The cache sees every change; reconciles are triggered only by changes the reconciler acts on
     // (spec, finalizers, deletion, the adoption, pause and reconcile-now annotations), not by the operator's own status writes,
     // which would otherwise replace a pending poll and crowd the queue under load.
-    let trigger = reflector(writer, events)
-        .applied_objects()
-        .predicate_filter(|o: &Cached| Some(o.trigger()), PredicateConfig::default());
+    let held = reader.clone();
+    let marked = events.map(move |mut ev| {
+        if let Ok(e) = ev.as_mut() {
+            crate::cache::mark_triggers(&held, e);
+        }
+        ev
+    });
+    let trigger =
+        reflector(writer, marked).applied_objects().try_filter(|o| std::future::ready(o.triggers()));
     // A reconcile does I/O only in one of the `--concurrency` slots, the most urgent first, and parks
     // without one (reconcile::slots): kube-runtime's own bound, twice that, leaves room for the passes
     // that park or need no I/O, so its slots keep turning over (it takes due reconciles in hash order

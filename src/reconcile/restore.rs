@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use kube::{
-    Api, Resource, ResourceExt,
+    Api, ResourceExt,
     api::{Patch, PatchParams},
 };
 
@@ -61,7 +61,7 @@ pub fn ownership(tag: Option<&str>, uid: &str, via_restore: bool, owner_alive: O
 /// Whether any cached object has this UID (`None` while the cache is not listed).
 pub fn uid_alive(ctx: &Context, uid: &str) -> Option<bool> {
     let store = ctx.cache()?;
-    Some(store.find(|o| o.meta().uid.as_deref() == Some(uid)).is_some())
+    Some(store.find(|o| o.uid() == Some(uid)).is_some())
 }
 
 /// The annotation changes that record `service_id` and `account_id` (empty when already recorded).

@@ -32,6 +32,10 @@ use crate::{
 pub trait UsesSecret: Send + Sync {
     /// Its metadata.
     fn meta(&self) -> &ObjectMeta;
+    /// Its UID.
+    fn uid(&self) -> Option<&str> {
+        self.meta().uid.as_deref()
+    }
     /// The Secret its spec names.
     fn secret_ref(&self) -> Option<&str>;
     /// The Secret its status records as protected.
@@ -53,6 +57,9 @@ impl UsesSecret for VpcEndpointService {
 impl UsesSecret for crate::cache::Cached {
     fn meta(&self) -> &ObjectMeta {
         kube::Resource::meta(self)
+    }
+    fn uid(&self) -> Option<&str> {
+        self.uid()
     }
     fn secret_ref(&self) -> Option<&str> {
         self.secret_ref()
@@ -90,11 +97,11 @@ pub fn in_use<'a, K: UsesSecret + ?Sized + 'a>(
     namespace: &str,
     leaving: Option<&dyn UsesSecret>,
 ) -> BTreeSet<String> {
-    let leaving_uid = leaving.and_then(|o| o.meta().uid.as_deref());
+    let leaving_uid = leaving.and_then(|o| o.uid());
     objects
         .into_iter()
         .filter(|o| o.meta().namespace.as_deref() == Some(namespace))
-        .filter(|o| leaving_uid.is_none() || o.meta().uid.as_deref() != leaving_uid)
+        .filter(|o| leaving_uid.is_none() || o.uid() != leaving_uid)
         // An object whose finalizer is gone no longer needs anything.
         .filter(|o| {
             o.meta().deletion_timestamp.is_none() || o.meta().finalizers.iter().flatten().next().is_some()
