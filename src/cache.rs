@@ -251,8 +251,9 @@ impl Cached {
         &self.backends
     }
 
-    /// Bytes of the compressed object (for tests and the memory benchmark).
-    pub fn packed_len(&self) -> usize {
+    /// Bytes of the compressed object.
+    #[cfg(test)]
+    fn packed_len(&self) -> usize {
         self.packed.len()
     }
 }
@@ -301,13 +302,19 @@ pub fn mark_triggers(store: &Store<Cached>, ev: &mut watcher::Event<Cached>) {
     }
 }
 
-/// The controller's reference to an object the reconciler names by its own type.
-pub fn cached_ref(r: ObjectRef<VpcEndpointService>) -> ObjectRef<Cached> {
-    let key = ObjectRef::new(&r.name);
-    match r.namespace {
-        Some(ns) => key.within(&ns),
+/// A reference by name and namespace only: its `extra` (UID, resourceVersion) takes no part in
+/// lookups, and kept in a map's every entry it would cost two strings per object.
+pub fn name_key<K: Resource<DynamicType = ()>>(name: &str, namespace: Option<&str>) -> ObjectRef<K> {
+    let key = ObjectRef::new(name);
+    match namespace {
+        Some(ns) => key.within(ns),
         None => key,
     }
+}
+
+/// The controller's reference to an object the reconciler names by its own type.
+pub fn cached_ref(r: ObjectRef<VpcEndpointService>) -> ObjectRef<Cached> {
+    name_key(&r.name, r.namespace.as_deref())
 }
 
 #[cfg(test)]
@@ -316,6 +323,16 @@ mod tests {
     use crate::crd::{ConnectionApproval, EndpointConnection, SecretRef, Tag, VpcEndpointServiceStatus};
     use crate::reconcile::status::{Phase, apply_phase};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    /// `base` with one change.
+    fn changed(
+        base: &VpcEndpointService,
+        change: impl FnOnce(&mut VpcEndpointService),
+    ) -> VpcEndpointService {
+        let mut o = base.clone();
+        change(&mut o);
+        o
+    }
 
     /// A time as the API server writes one (whole seconds).
     fn at() -> Time {
@@ -414,32 +431,18 @@ mod tests {
     #[test]
     fn only_user_actions_change_the_trigger() {
         let base = ready("svc-a", "0b1e5a8e-6a0c-4a8e-9d1f-0c7e5e2b9a11");
-        let status_write = {
-            let mut o = base.clone();
+        let status_write = changed(&base, |o| {
             o.metadata.resource_version = Some("99".into());
-            if let Some(st) = o.status.as_mut() {
-                st.service_status = Some("Inactive".into());
-            }
-            o
-        };
-        let new_generation = {
-            let mut o = base.clone();
-            o.metadata.generation = Some(2);
-            o
-        };
-        let reconcile_now = {
-            let mut o = base.clone();
+            o.status.get_or_insert_default().service_status = Some("Inactive".into());
+        });
+        let new_generation = changed(&base, |o| o.metadata.generation = Some(2));
+        let reconcile_now = changed(&base, |o| {
             o.metadata.annotations.get_or_insert_default().insert(
                 crate::reconcile::control::RECONCILE_REQUEST_ANNOTATION.into(),
                 "2026-12-06T00:00:00Z".into(),
             );
-            o
-        };
-        let deleting = {
-            let mut o = base.clone();
-            o.metadata.deletion_timestamp = Some(at());
-            o
-        };
+        });
+        let deleting = changed(&base, |o| o.metadata.deletion_timestamp = Some(at()));
         let cases = [
             ("status write", status_write, false),
             ("new generation", new_generation, true),
@@ -454,22 +457,13 @@ mod tests {
     #[test]
     fn only_a_changed_trigger_reaches_the_controller() {
         let held = ready("svc-a", "0b1e5a8e-6a0c-4a8e-9d1f-0c7e5e2b9a11");
-        let status_write = {
-            let mut o = held.clone();
+        let status_write = changed(&held, |o| {
             o.metadata.resource_version = Some("4712".into());
             o.status.get_or_insert_default().service_status = Some("Inactive".into());
-            o
-        };
-        let edited = {
-            let mut o = held.clone();
-            o.metadata.generation = Some(2);
-            o
-        };
-        let recreated = {
-            let mut o = held.clone();
-            o.metadata.uid = Some("7d3c1e2a-0000-4000-8000-000000000001".into());
-            o
-        };
+        });
+        let edited = changed(&held, |o| o.metadata.generation = Some(2));
+        let recreated =
+            changed(&held, |o| o.metadata.uid = Some("7d3c1e2a-0000-4000-8000-000000000001".into()));
         let cases = [
             ("first sight", None, held.clone(), true),
             ("the operator's own status write", Some(&held), status_write, false),

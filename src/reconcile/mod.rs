@@ -357,13 +357,7 @@ impl Context {
     }
 
     fn key_of(meta: &ObjectMeta) -> ObjectRef<VpcEndpointService> {
-        // Name and namespace only: a reference's `extra` (UID, resourceVersion) takes no part in
-        // lookups, and kept in every entry it would cost two strings per object.
-        let key = ObjectRef::new(meta.name.as_deref().unwrap_or_default());
-        match meta.namespace.as_deref() {
-            Some(ns) => key.within(ns),
-            None => key,
-        }
+        crate::cache::name_key(meta.name.as_deref().unwrap_or_default(), meta.namespace.as_deref())
     }
 
     /// Remaining wait if this reconcile is an echo of our own write within a wait period.
