@@ -88,7 +88,7 @@ apiserver_port_clash() {
   port="$(cat "$TESTENV_DIR/apiserver.port")"
   for ((i = 0; i < 120; i++)); do
     if ! pid_alive "$TESTENV_DIR/apiserver.pid"; then
-      tail -c +"$((offset + 1))" "$TESTENV_DIR/apiserver.log" | grep -q "address already in use"
+      tail -c +"$((offset + 1))" "$TESTENV_DIR/apiserver.log" | grep "address already in use" >/dev/null
       return
     fi
     if curl -ksS --max-time 1 "https://127.0.0.1:$port/livez" >/dev/null 2>&1; then return 1; fi
