@@ -19,7 +19,12 @@
 //!   8 epochs expires, so a Creating time that changes (another region, a busy period) is followed by
 //!   plain steps within a few epochs. So most services cost one Create and one Get;
 //! * a first read that found the service still `Creating` was only a little early: the next read follows
-//!   a twentieth of the first poll later ([`CreatingTimes::follow_up`], 250 ms to 1 s) rather than a second.
+//!   a fortieth of the first poll later ([`CreatingTimes::follow_up`], 100 ms to 1 s) rather than a second;
+//! * a service created before anything was learnt is read every second until then; once a first poll is
+//!   learnt, its next read waits for it (time since its Create) instead of going on every second, which
+//!   is fewer reads. While the bracket is still open, that read goes to its middle rather than to the
+//!   first poll (its late side): a read there that is early costs a few follow-ups of ~125 ms, one that is
+//!   late costs at most half the bracket instead of all of it.
 //!
 //! One step per epoch, whatever the number of reads: a burst of a thousand services, all scheduled with
 //! the same estimate, moves it once, not a thousand times. What a read finds depends on when it actually
@@ -88,7 +93,9 @@ const BOUND_MARGIN: f64 = 0.02;
 /// A bound not confirmed for this many epochs expires (the Creating time may have changed).
 const BOUND_EPOCHS: u32 = 8;
 /// Shortest follow-up read after a first read that came too early.
-pub const MIN_FOLLOW_UP: Duration = Duration::from_millis(250);
+pub const MIN_FOLLOW_UP: Duration = Duration::from_millis(100);
+/// A follow-up read comes this fraction of the first poll after a read that found `Creating`.
+const FOLLOW_UP_DIVISOR: f64 = 40.0;
 
 /// A first poll that was too early (`below`) or late (`above`), and the epoch that last confirmed it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -225,12 +232,22 @@ impl CreatingTimes {
         self.paces.get(&(region.to_string(), kind.to_string())).map(|p| p.first_poll)
     }
 
-    /// When to read again a service that a read `after` its Create found still `Creating`: a twentieth of the
-    /// learnt first poll (250 ms to 1 s) while the service is not unusually slow (under twice the first
-    /// poll); otherwise (nothing learnt yet, or slow) `None`, the usual poll interval.
+    /// When to read again a service that a read `after` its Create found still `Creating`:
+    /// * read before the learnt first poll (it was created before anything was learnt): at the first
+    ///   poll, or at the middle of the bracket around it while that is open;
+    /// * else a fortieth of the learnt first poll (100 ms to 1 s) while the service is not unusually slow
+    ///   (under twice the first poll);
+    /// * otherwise (nothing learnt yet, or slow) `None`, the usual poll interval.
     pub fn follow_up(&self, region: &str, kind: &str, after: Duration) -> Option<Duration> {
         let p = self.paces.get(&(region.to_string(), kind.to_string()))?;
-        (after < p.first_poll * 2).then(|| p.first_poll.div_f64(20.0).clamp(MIN_FOLLOW_UP, FIRST_POLL))
+        let step = p.first_poll.div_f64(FOLLOW_UP_DIVISOR).clamp(MIN_FOLLOW_UP, FIRST_POLL);
+        let target = match p.bracket {
+            Bracket { below: Some(b), above: Some(a) } if b.at < a.at => {
+                ((b.at + a.at) / 2).min(p.first_poll)
+            }
+            _ => p.first_poll,
+        };
+        (after < p.first_poll * 2).then(|| target.saturating_sub(after).max(step))
     }
 }
 
@@ -373,13 +390,29 @@ mod tests {
         slow.observe("r", "nlb", read(false, true, 50.0), t0);
         let mut fast = CreatingTimes::default();
         fast.observe("r", "nlb", read(false, true, 1.0), t0);
+        let mut bracketed = CreatingTimes::default();
+        bracketed.observe(
+            "r",
+            "nlb",
+            Read { creating_before: Some(secs(4.0)), ..read(false, true, 5.0) },
+            t0,
+        );
         // (case, learnt, seconds since the Create, follow-up in s)
         let cases = [
-            ("a twentieth of the first poll (10 s)", &t, 10.1, Some(0.5)),
-            ("still that just under twice the first poll", &t, 19.9, Some(0.5)),
+            ("a fortieth of the first poll (10 s)", &t, 10.1, Some(0.25)),
+            ("still that just under twice the first poll", &t, 19.9, Some(0.25)),
             ("unusually slow: the usual poll interval", &t, 20.0, None),
             ("never more than the usual second", &slow, 41.0, Some(1.0)),
-            ("never under 250 ms", &fast, 1.1, Some(0.25)),
+            ("never under 100 ms", &fast, 1.1, Some(0.1)),
+            (
+                "read before the first poll (created before it was learnt): at the first poll",
+                &t,
+                3.0,
+                Some(7.0),
+            ),
+            ("just before the first poll: at least the follow-up step", &t, 9.9, Some(0.25)),
+            ("read before an open bracket [4, 5]: at its middle", &bracketed, 2.0, Some(2.5)),
+            ("read past the middle of the bracket: the follow-up step", &bracketed, 4.6, Some(0.125)),
         ];
         for (case, learnt, after, want) in cases {
             let got = learnt.follow_up("r", "nlb", secs(after)).map(|d| d.as_secs_f64());

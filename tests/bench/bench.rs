@@ -463,6 +463,15 @@ fn summary(mut v: Vec<f64>) -> Value {
     })
 }
 
+/// The objects whose Create fell in one window of a burst: when each was first read (after its Create),
+/// its poll lag, and its number of reads.
+#[derive(Default)]
+struct Window {
+    first: Vec<f64>,
+    lag: Vec<f64>,
+    reads: Vec<f64>,
+}
+
 fn secs(a: Timestamp, b: Timestamp) -> f64 {
     // a − b in seconds.
     (a.as_nanosecond() - b.as_nanosecond()) as f64 / 1e9
@@ -865,6 +874,9 @@ async fn run(a: Args) -> Res<()> {
     // Overhead by the number of reads the object took (too early a first poll costs a second read).
     let mut by_gets: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut writes_per_obj = vec![];
+    // How the first poll adapts during the burst: per 5 s window of Creates, when the first read came
+    // (after the Create) and the poll lag.
+    let mut by_window: BTreeMap<u64, Window> = BTreeMap::new();
     for (name, o) in &book.lock().objs {
         writes_per_obj.push(o.writes as f64);
         let (Some(ready_at), Some(sid)) = (o.ready_at, o.service_id.as_deref()) else {
@@ -886,9 +898,15 @@ async fn run(a: Args) -> Res<()> {
         let reads = gets.get(sid).map_or(0, Vec::len);
         let bucket = if reads >= 3 { "3+".to_string() } else { reads.to_string() };
         by_gets.entry(bucket).or_default().push(ov);
+        let w = by_window.entry((secs(created, t0).max(0.0) / 5.0) as u64 * 5).or_default();
+        if let Some(first) = gets.get(sid).and_then(|v| v.iter().min()) {
+            w.first.push(secs(*first, created));
+        }
+        w.reads.push(reads as f64);
         if let Some(g) = gets.get(sid).and_then(|v| v.iter().filter(|t| **t >= active).min()) {
             poll_lag.push(secs(*g, active));
             write_lag.push(secs(ready_at, *g));
+            w.lag.push(secs(*g, active));
         }
     }
     worst.sort_by(|x, y| y.0.total_cmp(&x.0));
@@ -955,6 +973,16 @@ async fn run(a: Args) -> Res<()> {
                 "poll_lag": summary(poll_lag),
                 "status_write_and_watch": summary(write_lag),
             },
+            "first_read_by_create_window": by_window.into_iter().map(|(k, Window { first, lag, reads })| {
+                let n = reads.len() as f64;
+                let p50 = |v: Vec<f64>| summary(v).get("p50").cloned().unwrap_or(Value::Null);
+                (format!("{k:04}s"), json!({
+                    "creates": reads.len(),
+                    "first_read_after_create_p50_s": p50(first),
+                    "poll_lag_p50_s": p50(lag),
+                    "reads_mean": (reads.iter().sum::<f64>() / n * 100.0).round() / 100.0,
+                }))
+            }).collect::<BTreeMap<_, _>>(),
             "k8s_create_to_cloud_create_s": summary(queue_lag),
             "k8s_create_to_ready_s": summary(e2e),
             "worst_overhead": worst.iter().map(|(v, n)| timeline(n, *v)).collect::<Vec<_>>(),
