@@ -634,7 +634,7 @@ pub async fn reconcile(obj: Arc<VpcEndpointService>, ctx: Arc<Context>) -> Resul
         service_known: obj.service_id().is_some(),
         ready: status::is_ready_for_generation(&obj),
     });
-    let _slot = match ctx.slots.enter(rank, &who) {
+    let _slot = match ctx.slots.enter(rank, obj.metadata.namespace.as_deref().unwrap_or_default(), &who) {
         slots::Entry::Go(slot) => slot,
         // Woken when a slot is granted to it (the recheck is only a safety net).
         slots::Entry::Parked => return Ok(Action::requeue(PARKED_RECHECK)),

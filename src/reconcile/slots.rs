@@ -9,14 +9,18 @@
 //!
 //! So a reconcile takes one of these slots before it does any I/O; when none is free it parks (the
 //! object is queued and the reconcile returns at once, so kube-runtime's slots keep turning over) and
-//! is woken when a slot is granted to it. A slot goes to the most urgent waiter ([`Rank`]), first come
-//! first served within a rank:
+//! is woken when a slot is granted to it. A slot goes to the most urgent waiter ([`Rank`]); within a
+//! rank the namespaces take turns (round robin), first come first served within a namespace:
 //!
 //! 1. [`Rank::Follow`]: the cloud is working on this object's service and a pass waits for the outcome
 //!    (the service ID is known, the object is not Ready for its generation): the latency users see;
 //! 2. [`Rank::Start`]: work started and not finished (the finalizer is on, no service yet), and
 //!    deletions: an object goes on to its Create before the next new object starts;
 //! 3. [`Rank::Routine`]: new objects (no finalizer yet) and the resyncs of Ready objects.
+//!
+//! Turns between namespaces: a burst of a thousand new objects in one namespace queues a thousand
+//! finalizer and status writes; an object applied meanwhile in another namespace (another team, or
+//! another account whose budget is idle) waits for one of them, not for all (issue 16 B).
 //!
 //! Reconciles that end without I/O (a wait that has not run out, a parked object) do not take a slot.
 //! [`Slots`] is the pure queue (table-tested); [`SlotGate`] hands its slots out and wakes the parked.
@@ -86,12 +90,70 @@ pub fn rank(f: Facts) -> Rank {
     }
 }
 
-/// A fixed number of slots and the waiters for them, one queue per rank.
+/// One rank's waiters: a queue per lane (namespace), the lanes served in turn (round robin), first
+/// come first served within a lane. A lane that joins goes last in the round, so a namespace with one
+/// object waits for at most one turn of each other namespace, not for all of a burst's objects.
+#[derive(Debug)]
+struct Turns<T> {
+    lanes: HashMap<String, VecDeque<T>>,
+    /// The lanes with waiters, in the order of their next turn.
+    order: VecDeque<String>,
+    len: usize,
+}
+
+impl<T> Default for Turns<T> {
+    fn default() -> Self {
+        Self { lanes: HashMap::new(), order: VecDeque::new(), len: 0 }
+    }
+}
+
+impl<T> Turns<T> {
+    fn push(&mut self, lane: &str, waiter: T) {
+        match self.lanes.get_mut(lane) {
+            Some(q) => q.push_back(waiter),
+            None => {
+                self.lanes.insert(lane.to_string(), VecDeque::from([waiter]));
+                self.order.push_back(lane.to_string());
+            }
+        }
+        self.len += 1;
+    }
+
+    /// The first waiter of the lane whose turn it is; the lane goes last in the round.
+    fn pop(&mut self) -> Option<T> {
+        let lane = self.order.pop_front()?;
+        let q = self.lanes.get_mut(&lane)?;
+        let next = q.pop_front();
+        if q.is_empty() {
+            self.lanes.remove(&lane);
+        } else {
+            self.order.push_back(lane);
+        }
+        self.len -= usize::from(next.is_some());
+        next
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        for q in self.lanes.values_mut() {
+            q.retain(&mut keep);
+        }
+        self.lanes.retain(|_, q| !q.is_empty());
+        let lanes = &self.lanes;
+        self.order.retain(|l| lanes.contains_key(l));
+        self.len = self.lanes.values().map(VecDeque::len).sum();
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// A fixed number of slots and the waiters for them: by rank, and within a rank by lane in turn.
 #[derive(Debug)]
 pub struct Slots<T> {
     size: usize,
     free: usize,
-    waiting: [VecDeque<T>; RANKS],
+    waiting: [Turns<T>; RANKS],
 }
 
 impl<T> Slots<T> {
@@ -100,21 +162,23 @@ impl<T> Slots<T> {
         Self { size: n.max(1), free: n.max(1), waiting: Default::default() }
     }
 
-    /// Take a slot now (gives the waiter back), or queue behind the waiters of the same or a more urgent
-    /// rank (`None`). Nobody overtakes a queued waiter of the same or a more urgent rank.
-    pub fn enter(&mut self, rank: Rank, waiter: T) -> Option<T> {
+    /// Take a slot now (gives the waiter back), or queue in `lane` (its namespace) behind the waiters of
+    /// the same or a more urgent rank (`None`). Nobody takes a free slot while a waiter of the same or a
+    /// more urgent rank is queued.
+    pub fn enter(&mut self, rank: Rank, lane: &str, waiter: T) -> Option<T> {
         let ahead = self.waiting[..=rank as usize].iter().any(|q| !q.is_empty());
         if self.free > 0 && !ahead {
             self.free -= 1;
             return Some(waiter);
         }
-        self.waiting[rank as usize].push_back(waiter);
+        self.waiting[rank as usize].push(lane, waiter);
         None
     }
 
-    /// A slot was given back: the first waiter of the most urgent rank takes it (returned), or it is free.
+    /// A slot was given back: the most urgent rank's next waiter (its lanes in turn) takes it (returned),
+    /// or it is free.
     pub fn leave(&mut self) -> Option<T> {
-        match self.waiting.iter_mut().find_map(VecDeque::pop_front) {
+        match self.waiting.iter_mut().find_map(Turns::pop) {
             Some(next) => Some(next),
             None => {
                 self.free += 1;
@@ -135,7 +199,7 @@ impl<T> Slots<T> {
 
     /// Waiters per rank.
     pub fn queued(&self) -> [usize; RANKS] {
-        [self.waiting[0].len(), self.waiting[1].len(), self.waiting[2].len()]
+        [self.waiting[0].len, self.waiting[1].len, self.waiting[2].len]
     }
 
     /// Slots held (or granted to a waiter and not taken yet).
@@ -196,9 +260,9 @@ impl<T: Clone + Eq + Hash> SlotGate<T> {
         let _ = self.wake.set(Box::new(wake));
     }
 
-    /// A slot for `who`'s pass: one granted to it while parked, a free one, or park it (once: a parked
-    /// object keeps its place in the queue).
-    pub fn enter(&self, rank: Rank, who: &T) -> Entry<'_, T> {
+    /// A slot for `who`'s pass: one granted to it while parked, a free one, or park it in `lane` (its
+    /// namespace; once: a parked object keeps its place in the queue).
+    pub fn enter(&self, rank: Rank, lane: &str, who: &T) -> Entry<'_, T> {
         let mut inner = self.inner.lock();
         if inner.closed {
             return Entry::Closed;
@@ -209,7 +273,7 @@ impl<T: Clone + Eq + Hash> SlotGate<T> {
         if inner.queued.contains(who) {
             return Entry::Parked;
         }
-        match inner.slots.enter(rank, who.clone()) {
+        match inner.slots.enter(rank, lane, who.clone()) {
             Some(_) => Entry::Go(Slot { gate: self }),
             None => {
                 inner.queued.insert(who.clone());
@@ -310,16 +374,16 @@ mod tests {
         }
     }
 
-    /// Steps: `+(rank, id)` enters, `-` gives a slot back; `got` lists who holds a slot after each step
-    /// was handed one (in order).
-    type Step = Option<(Rank, u32)>;
+    /// Steps: `+(rank, lane, id)` enters, `-` gives a slot back; `got` lists who holds a slot after each
+    /// step was handed one (in order).
+    type Step = Option<(Rank, &'static str, u32)>;
 
     fn run(n: usize, steps: &[Step]) -> Vec<u32> {
         let mut s = Slots::new(n);
         let mut got = Vec::new();
         for step in steps {
             match *step {
-                Some((rank, id)) => got.extend(s.enter(rank, id)),
+                Some((rank, lane, id)) => got.extend(s.enter(rank, lane, id)),
                 None => got.extend(s.leave()),
             }
         }
@@ -329,8 +393,10 @@ mod tests {
     #[test]
     fn slots_table() {
         use Rank::*;
-        let e = |r, id| Some((r, id));
-        let cases: [(&str, usize, Vec<Step>, Vec<u32>); 6] = [
+        // One namespace ("a"), or the one named.
+        let e = |r, id| Some((r, "a", id));
+        let l = |r, lane, id| Some((r, lane, id));
+        let cases: [(&str, usize, Vec<Step>, Vec<u32>); 10] = [
             ("free slots are taken at once", 2, vec![e(Routine, 1), e(Start, 2)], vec![1, 2]),
             (
                 "full: the next waits until one leaves",
@@ -374,6 +440,62 @@ mod tests {
                 vec![e(Start, 1), e(Start, 2), e(Start, 3), None, e(Start, 4), None],
                 vec![1, 2, 3, 4],
             ),
+            (
+                "namespaces take turns within a rank: b's one object waits for one of a's, not all",
+                1,
+                vec![
+                    e(Routine, 1),
+                    e(Routine, 2),
+                    e(Routine, 3),
+                    e(Routine, 4),
+                    l(Routine, "b", 9),
+                    None,
+                    None,
+                    None,
+                    None,
+                ],
+                vec![1, 2, 9, 3, 4],
+            ),
+            (
+                "round robin over three namespaces, first come first served within each",
+                1,
+                vec![
+                    e(Start, 1),
+                    e(Start, 2),
+                    e(Start, 3),
+                    l(Start, "b", 20),
+                    l(Start, "b", 21),
+                    l(Start, "c", 30),
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                ],
+                vec![1, 2, 20, 30, 3, 21],
+            ),
+            (
+                "turns never overtake a more urgent rank",
+                1,
+                vec![e(Routine, 1), e(Routine, 2), l(Routine, "b", 9), e(Follow, 5), None, None, None],
+                vec![1, 5, 2, 9],
+            ),
+            (
+                "a namespace whose queue emptied joins the round again at its end",
+                1,
+                vec![
+                    e(Routine, 1),
+                    l(Routine, "b", 20),
+                    e(Routine, 2),
+                    None,
+                    l(Routine, "b", 21),
+                    e(Routine, 3),
+                    None,
+                    None,
+                    None,
+                ],
+                vec![1, 20, 2, 21, 3],
+            ),
         ];
         for (name, n, steps, want) in cases {
             assert_eq!(run(n, &steps), want, "{name}");
@@ -383,12 +505,25 @@ mod tests {
     #[test]
     fn routine_waits_while_a_more_urgent_one_is_queued() {
         let mut s = Slots::new(1);
-        assert_eq!(s.enter(Rank::Routine, 1), Some(1));
-        assert_eq!(s.enter(Rank::Follow, 2), None);
+        assert_eq!(s.enter(Rank::Routine, "a", 1), Some(1));
+        assert_eq!(s.enter(Rank::Follow, "a", 2), None);
         // Slot 1 leaves: 2 takes it; a new Routine waiter queues.
         assert_eq!(s.leave(), Some(2));
-        assert_eq!(s.enter(Rank::Routine, 3), None);
+        assert_eq!(s.enter(Rank::Routine, "b", 3), None);
         assert_eq!(s.queued(), [0, 0, 1]);
+    }
+
+    #[test]
+    fn a_removed_waiter_leaves_its_namespace_and_the_round() {
+        let mut s = Slots::new(1);
+        assert_eq!(s.enter(Rank::Start, "a", 1), Some(1));
+        for (lane, id) in [("a", 2), ("b", 3), ("a", 4)] {
+            assert_eq!(s.enter(Rank::Start, lane, id), None);
+        }
+        s.remove(&3);
+        assert_eq!(s.queued(), [0, 2, 0]);
+        assert_eq!((s.leave(), s.leave(), s.leave()), (Some(2), Some(4), None), "b's lane is gone");
+        assert_eq!((s.queued(), s.held()), ([0, 0, 0], 0));
     }
 
     fn gate(n: usize) -> (SlotGate<u32>, std::sync::Arc<Mutex<Vec<u32>>>) {
@@ -402,25 +537,25 @@ mod tests {
     #[test]
     fn gate_parks_and_wakes_by_rank() {
         let (g, woken) = gate(1);
-        let Entry::Go(held) = g.enter(Rank::Routine, &1) else { panic!("a free slot") };
-        assert!(matches!(g.enter(Rank::Routine, &2), Entry::Parked));
-        assert!(matches!(g.enter(Rank::Follow, &3), Entry::Parked));
+        let Entry::Go(held) = g.enter(Rank::Routine, "ns", &1) else { panic!("a free slot") };
+        assert!(matches!(g.enter(Rank::Routine, "ns", &2), Entry::Parked));
+        assert!(matches!(g.enter(Rank::Follow, "ns", &3), Entry::Parked));
         // Parked again while queued: keeps its place, no second entry.
-        assert!(matches!(g.enter(Rank::Routine, &2), Entry::Parked));
+        assert!(matches!(g.enter(Rank::Routine, "ns", &2), Entry::Parked));
         assert_eq!(g.load(), ([1, 0, 1], 1), "waiters by rank, the one slot held");
         drop(held);
         assert_eq!(*woken.lock(), vec![3], "the follow-up is granted the slot and woken");
         assert_eq!(g.load(), ([0, 0, 1], 1), "a granted slot is not free");
         assert!(g.is_granted(&3));
         // Someone else arriving now finds no free slot: the granted one is 3's.
-        assert!(matches!(g.enter(Rank::Follow, &4), Entry::Parked));
-        let Entry::Go(s3) = g.enter(Rank::Follow, &3) else { panic!("3 takes its grant") };
+        assert!(matches!(g.enter(Rank::Follow, "ns", &4), Entry::Parked));
+        let Entry::Go(s3) = g.enter(Rank::Follow, "ns", &3) else { panic!("3 takes its grant") };
         drop(s3);
         assert_eq!(*woken.lock(), vec![3, 4]);
-        let Entry::Go(s4) = g.enter(Rank::Follow, &4) else { panic!("4 takes its grant") };
+        let Entry::Go(s4) = g.enter(Rank::Follow, "ns", &4) else { panic!("4 takes its grant") };
         drop(s4);
         assert_eq!(*woken.lock(), vec![3, 4, 2]);
-        let Entry::Go(s2) = g.enter(Rank::Routine, &2) else { panic!("2 takes its grant") };
+        let Entry::Go(s2) = g.enter(Rank::Routine, "ns", &2) else { panic!("2 takes its grant") };
         drop(s2);
         assert_eq!(g.load(), ([0, 0, 0], 0), "all slots free again");
     }
@@ -428,9 +563,9 @@ mod tests {
     #[test]
     fn grants_lapse_and_forgotten_objects_leave_the_queue() {
         let (g, woken) = gate(1);
-        let Entry::Go(held) = g.enter(Rank::Routine, &1) else { panic!() };
+        let Entry::Go(held) = g.enter(Rank::Routine, "ns", &1) else { panic!() };
         for who in [2, 3, 4] {
-            assert!(matches!(g.enter(Rank::Start, &who), Entry::Parked));
+            assert!(matches!(g.enter(Rank::Start, "ns", &who), Entry::Parked));
         }
         g.forget(&3);
         drop(held);
@@ -443,13 +578,13 @@ mod tests {
         assert!(!g.is_granted(&2));
         // A slot whose grant lapsed with nobody queued is free again.
         assert_eq!(g.expire(t + GRANT_TTL * 4), 1);
-        assert!(matches!(g.enter(Rank::Routine, &5), Entry::Go(_)));
+        assert!(matches!(g.enter(Rank::Routine, "ns", &5), Entry::Go(_)));
     }
 
     #[test]
     fn closed_gate_admits_nobody() {
         let (g, _) = gate(2);
         g.close();
-        assert!(matches!(g.enter(Rank::Follow, &1), Entry::Closed));
+        assert!(matches!(g.enter(Rank::Follow, "ns", &1), Entry::Closed));
     }
 }

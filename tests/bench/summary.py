@@ -177,7 +177,11 @@ if r:
     rt, c = r["burst"]["rate"], r["config"]
     row(f"rate (n={c['n']}, --qps {c['operator_qps']} --burst {c['operator_burst']}): sim-observed rate",
         f"sustained {rt.get('sustained_rps_after_2s')} req/s, peak 1 s {rt.get('peak_1s')}",
-        f"~{c['operator_qps']}/s", abs((rt.get("sustained_rps_after_2s") or 0) - c["operator_qps"]) <= 0.1 * c["operator_qps"])
+        # A bound: the account never sees more than --qps sustained, nor more than --qps + --burst in a
+        # second (a run whose objects wait on Creating has seconds with less to do, so under is not a miss).
+        f"<= {c['operator_qps']}/s sustained (+10 %), <= {c['operator_qps'] + c['operator_burst']} in any 1 s",
+        (rt.get("sustained_rps_after_2s") or 0) <= 1.1 * c["operator_qps"]
+        and (rt.get("peak_1s") or 0) <= c["operator_qps"] + c["operator_burst"])
 r = load("conc")
 if r:
     rt, c = r["burst"]["rate"], r["config"]
