@@ -1,5 +1,7 @@
 //! Prometheus metrics (prometheus-client). No per-object labels, so cardinality stays flat at scale.
 
+use std::sync::atomic::AtomicU64;
+
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
     metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
@@ -34,6 +36,15 @@ pub struct ReasonLabels {
 pub struct ReadyLabels {
     /// `True`, `False` or `Unknown`.
     pub ready: String,
+}
+
+/// Labels of a learnt pace: where, and what kind of service.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PaceLabels {
+    /// Alibaba region ID.
+    pub region: String,
+    /// The service's resource type (`slb`, `nlb`, ...).
+    pub kind: String,
 }
 
 /// Label of a reconcile slot's urgency rank.
@@ -77,6 +88,8 @@ pub struct Metrics {
     pub slots_busy: Gauge,
     /// Objects parked for an account's API budget, by what they would do.
     pub budget_parked: Family<ClassLabels, Gauge>,
+    /// The learnt first poll of a `Creating` service (seconds after its Create), by region and kind.
+    pub first_poll: Family<PaceLabels, Gauge<f64, AtomicU64>>,
     refresh: std::sync::OnceLock<Refresh>,
 }
 
@@ -98,6 +111,7 @@ impl Default for Metrics {
         let slot_waiters = Family::<RankLabels, Gauge>::default();
         let slots_busy = Gauge::default();
         let budget_parked = Family::<ClassLabels, Gauge>::default();
+        let first_poll = Family::<PaceLabels, Gauge<f64, AtomicU64>>::default();
         registry.register("reconcile_runs", "Reconciliations started", reconcile_runs.clone());
         registry.register("reconcile_failures", "Reconciliations that failed", reconcile_failures.clone());
         registry.register(
@@ -128,6 +142,11 @@ impl Default for Metrics {
             "Objects parked for their account's API budget (--qps), by what they would do",
             budget_parked.clone(),
         );
+        registry.register(
+            "first_poll_seconds",
+            "The learnt first poll of a Creating service, seconds after its Create, by region and kind",
+            first_poll.clone(),
+        );
         Self {
             registry,
             reconcile_runs,
@@ -140,6 +159,7 @@ impl Default for Metrics {
             slot_waiters,
             slots_busy,
             budget_parked,
+            first_poll,
             refresh: std::sync::OnceLock::new(),
         }
     }

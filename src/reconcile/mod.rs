@@ -471,6 +471,10 @@ impl Context {
             m.slot_waiters.get_or_create(&crate::metrics::RankLabels { rank: rank.as_str() }).set(n as i64);
         }
         m.slots_busy.set(held as i64);
+        for (region, kind, first_poll) in self.creating.lock().all_learnt() {
+            let labels = crate::metrics::PaceLabels { region: region.to_string(), kind: kind.to_string() };
+            m.first_poll.get_or_create(&labels).set(first_poll.as_secs_f64());
+        }
         let (polls, starts) = self.admission.lock().parked_total();
         for (class, n) in [("poll", polls), ("start", starts)] {
             m.budget_parked.get_or_create(&crate::metrics::ClassLabels { class }).set(n as i64);

@@ -227,6 +227,11 @@ impl CreatingTimes {
         }
     }
 
+    /// Every first poll learnt so far: (region, kind, first poll).
+    pub fn all_learnt(&self) -> impl Iterator<Item = (&str, &str, Duration)> {
+        self.paces.iter().map(|((region, kind), p)| (region.as_str(), kind.as_str(), p.first_poll))
+    }
+
     /// The first poll learnt for `kind` in `region`, if anything was learnt yet.
     pub fn learnt(&self, region: &str, kind: &str) -> Option<Duration> {
         self.paces.get(&(region.to_string(), kind.to_string())).map(|p| p.first_poll)

@@ -320,3 +320,27 @@ async fn a_transient_error_on_a_ready_service_keeps_it_ready() {
     );
     drop(sim);
 }
+
+/// What the operator has learnt of Creating times is visible to users: the first poll per region and
+/// kind is a gauge, read at each scrape.
+#[tokio::test]
+async fn the_learnt_first_poll_is_exported_at_each_scrape() {
+    let (ctx, _api) = context("http://127.0.0.1:9");
+    let metric = r#"privatelink_operator_first_poll_seconds{region="cn-hangzhou",kind="nlb"}"#;
+    ctx.refresh_queue_metrics(&ctx.metrics);
+    assert!(!ctx.metrics.render().contains(metric), "nothing learnt, nothing exported");
+    let read = super::pacing::Read {
+        first: true,
+        active: true,
+        after: std::time::Duration::from_secs_f64(5.5),
+        planned: None,
+        creating_before: None,
+    };
+    ctx.creating.lock().observe("cn-hangzhou", "nlb", read, std::time::Instant::now());
+    let learnt = ctx.creating.lock().learnt("cn-hangzhou", "nlb").expect("learnt from an Active read");
+    ctx.refresh_queue_metrics(&ctx.metrics);
+    let text = ctx.metrics.render();
+    let line = text.lines().find(|l| l.starts_with(metric)).unwrap_or_else(|| panic!("{text}"));
+    let value: f64 = line.rsplit_once(' ').unwrap().1.parse().unwrap();
+    assert!((value - learnt.as_secs_f64()).abs() < 1e-9, "{line} vs {learnt:?}");
+}
