@@ -5,9 +5,11 @@
 //! a Create is therefore scheduled from experience, per region and resource type:
 //!
 //! * until a service of that kind has been seen `Active`, after [`FIRST_POLL`] (1 s), then every second;
-//! * the first `Active` seen sets the first poll: to the time it took when the read before it found the
-//!   service still `Creating` (the Creating time lies between the two reads: that bracket is kept), or
-//!   else to [`SEED`] × the time it took;
+//! * the first `Active` seen sets the first poll: when the read before it found the service still
+//!   `Creating`, the Creating time lies between the two reads; that bracket is kept and the first poll
+//!   starts in its middle (its late side was measured late: the reads were a second apart and queued
+//!   behind a burst, and the first bisection step would only come an epoch later, two epochs before
+//!   its reads vote); else the first poll is [`SEED`] × the time it took;
 //! * from then on, once per epoch (as long as the first poll itself), the first reads of that epoch
 //!   vote: if more than about one in three found the service still `Creating` (wasted calls), the first
 //!   poll gets longer; if fewer than one in ten did (the poll could have come earlier), it gets shorter;
@@ -22,9 +24,9 @@
 //!   a fortieth of the first poll later ([`CreatingTimes::follow_up`], 100 ms to 1 s) rather than a second;
 //! * a service created before anything was learnt is read every second until then; once a first poll is
 //!   learnt, its next read waits for it (time since its Create) instead of going on every second, which
-//!   is fewer reads. While the bracket is still open, that read goes to its middle rather than to the
-//!   first poll (its late side): a read there that is early costs a few follow-ups of ~125 ms, one that is
-//!   late costs at most half the bracket instead of all of it.
+//!   is fewer reads. While the bracket is still open, that read goes to its middle (never later than the
+//!   first poll): a read there that is early costs a few follow-ups of ~125 ms, one that is late costs at
+//!   most half the bracket instead of all of it.
 //!
 //! One step per epoch, whatever the number of reads: a burst of a thousand services, all scheduled with
 //! the same estimate, moves it once, not a thousand times. What a read finds depends on when it actually
@@ -168,11 +170,12 @@ impl CreatingTimes {
         let Some(p) = self.paces.get_mut(&key) else {
             if read.active {
                 // Read Creating at `lo` and Active at `after`: the Creating time is between, and the
-                // first poll starts on the late side of that bracket (one read each); otherwise at
-                // [`SEED`] × the time it took.
+                // first poll starts in the middle of that bracket (the reads before were a second apart
+                // and queued, so its late side is late by up to all of that); otherwise at [`SEED`] ×
+                // the time it took.
                 let (first_poll, bracket) = match read.creating_before {
                     Some(lo) => (
-                        read.after,
+                        (lo + read.after) / 2,
                         Bracket {
                             below: Some(Bound { at: lo, epoch: 0 }),
                             above: Some(Bound { at: read.after, epoch: 0 }),
@@ -355,19 +358,28 @@ mod tests {
                 4.9,
             ),
             (
-                "Creating at 4 s, Active at 5 s: the first poll starts at 5 s, the bracket kept",
+                "Creating at 4 s, Active at 5 s: the first poll starts in the middle, the bracket kept",
                 vec![(5.0, Read { creating_before: Some(secs(4.0)), ..read(false, true, 5.0) })],
                 ("r", "nlb"),
-                5.0,
+                4.5,
             ),
             (
-                "and a late epoch there goes halfway into the bracket",
+                "and a late epoch there halves the bracket's early half",
                 vec![
                     (5.0, Read { creating_before: Some(secs(4.0)), ..read(false, true, 5.0) }),
-                    (10.5, read(true, true, 5.0)),
+                    (10.0, read(true, true, 4.5)),
                 ],
                 ("r", "nlb"),
-                4.5,
+                4.25,
+            ),
+            (
+                "an early epoch there halves its late half",
+                vec![
+                    (5.0, Read { creating_before: Some(secs(4.0)), ..read(false, true, 5.0) }),
+                    (10.0, read(true, false, 4.5)),
+                ],
+                ("r", "nlb"),
+                4.75,
             ),
             ("another region learns on its own", vec![(5.0, read(false, true, 5.0))], ("q", "nlb"), 1.0),
             ("another type learns on its own", vec![(5.0, read(false, true, 5.0))], ("r", "slb"), 1.0),
@@ -417,7 +429,7 @@ mod tests {
             ),
             ("just before the first poll: at least the follow-up step", &t, 9.9, Some(0.25)),
             ("read before an open bracket [4, 5]: at its middle", &bracketed, 2.0, Some(2.5)),
-            ("read past the middle of the bracket: the follow-up step", &bracketed, 4.6, Some(0.125)),
+            ("read past the middle of the bracket: the follow-up step", &bracketed, 4.6, Some(0.1125)),
         ];
         for (case, learnt, after, want) in cases {
             let got = learnt.follow_up("r", "nlb", secs(after)).map(|d| d.as_secs_f64());

@@ -807,7 +807,8 @@ async fn run(a: Args) -> Res<()> {
         if last_pace.elapsed() >= Duration::from_secs(1) {
             last_pace = Instant::now();
             if let Ok(m) = op.metrics().await {
-                let learnt = m.iter().filter(|((name, _), _)| name == "privatelink_operator_first_poll_seconds");
+                let learnt =
+                    m.iter().filter(|((name, _), _)| name == "privatelink_operator_first_poll_seconds");
                 if let Some(v) = learnt.map(|(_, v)| *v).reduce(f64::max) {
                     first_poll.insert(i0.elapsed().as_secs(), (v * 1000.0).round() / 1000.0);
                 }
