@@ -280,6 +280,8 @@ mod tests {
 
     #[test]
     fn first_poll_table() {
+        // Creating at 4 s, then Active at 5 s: the first Active seen, with a bracket [4, 5].
+        let seeded = (5.0, Read { creating_before: Some(secs(4.0)), ..read(false, true, 5.0) });
         // (case, reads in order as (seconds since start, read), asked (region, kind), first poll in s)
         type Case = (&'static str, Vec<(f64, Read)>, (&'static str, &'static str), f64);
         let cases: Vec<Case> = vec![
@@ -359,25 +361,19 @@ mod tests {
             ),
             (
                 "Creating at 4 s, Active at 5 s: the first poll starts in the middle, the bracket kept",
-                vec![(5.0, Read { creating_before: Some(secs(4.0)), ..read(false, true, 5.0) })],
+                vec![seeded],
                 ("r", "nlb"),
                 4.5,
             ),
             (
                 "and a late epoch there halves the bracket's early half",
-                vec![
-                    (5.0, Read { creating_before: Some(secs(4.0)), ..read(false, true, 5.0) }),
-                    (10.0, read(true, true, 4.5)),
-                ],
+                vec![seeded, (10.0, read(true, true, 4.5))],
                 ("r", "nlb"),
                 4.25,
             ),
             (
                 "an early epoch there halves its late half",
-                vec![
-                    (5.0, Read { creating_before: Some(secs(4.0)), ..read(false, true, 5.0) }),
-                    (10.0, read(true, false, 4.5)),
-                ],
+                vec![seeded, (10.0, read(true, false, 4.5))],
                 ("r", "nlb"),
                 4.75,
             ),

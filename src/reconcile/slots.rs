@@ -98,12 +98,11 @@ struct Turns<T> {
     lanes: HashMap<String, VecDeque<T>>,
     /// The lanes with waiters, in the order of their next turn.
     order: VecDeque<String>,
-    len: usize,
 }
 
 impl<T> Default for Turns<T> {
     fn default() -> Self {
-        Self { lanes: HashMap::new(), order: VecDeque::new(), len: 0 }
+        Self { lanes: HashMap::new(), order: VecDeque::new() }
     }
 }
 
@@ -116,7 +115,6 @@ impl<T> Turns<T> {
                 self.order.push_back(lane.to_string());
             }
         }
-        self.len += 1;
     }
 
     /// The first waiter of the lane whose turn it is; the lane goes last in the round.
@@ -129,7 +127,6 @@ impl<T> Turns<T> {
         } else {
             self.order.push_back(lane);
         }
-        self.len -= usize::from(next.is_some());
         next
     }
 
@@ -140,11 +137,15 @@ impl<T> Turns<T> {
         self.lanes.retain(|_, q| !q.is_empty());
         let lanes = &self.lanes;
         self.order.retain(|l| lanes.contains_key(l));
-        self.len = self.lanes.values().map(VecDeque::len).sum();
     }
 
+    /// Only lanes with waiters are kept.
     fn is_empty(&self) -> bool {
-        self.len == 0
+        self.order.is_empty()
+    }
+
+    fn len(&self) -> usize {
+        self.lanes.values().map(VecDeque::len).sum()
     }
 }
 
@@ -199,7 +200,7 @@ impl<T> Slots<T> {
 
     /// Waiters per rank.
     pub fn queued(&self) -> [usize; RANKS] {
-        [self.waiting[0].len, self.waiting[1].len, self.waiting[2].len]
+        [self.waiting[0].len(), self.waiting[1].len(), self.waiting[2].len()]
     }
 
     /// Slots held (or granted to a waiter and not taken yet).
