@@ -1072,11 +1072,25 @@ async fn create_service(
         format!("Created endpoint service {}", resp.service_id),
     )
     .await;
+    let first_poll = ctx.created(obj);
+    let answered = Instant::now();
     // The ID goes to status before anything else: after a crash the next attempt finds it there. The
     // message is the one the polls write while Creating, so the first poll does not patch again.
+    // The restore annotations (restore::record) are written alongside, not by the first poll: that
+    // pass is the latency users see, this one is not.
     let phase = progressing(&resp.service_id, "Creating");
-    let first_poll = ctx.created(obj);
-    settle(obj, ctx, api, st, phase, Wait::Soon(first_poll)).await
+    let account = st.account_id.clone();
+    let record = restore::record(obj, api, &resp.service_id, account.as_deref());
+    let (recorded, written) = tokio::join!(record, write_phase(obj, ctx, api, st, &phase));
+    written?;
+    if let Err(e) = recorded {
+        // The first poll records them (converge); the ID is in status meanwhile.
+        warn!(error = %e, "could not record the service ID in the annotations yet");
+    }
+    // The first poll is timed from the Create's answer, not from the end of these writes (their
+    // latency under load would otherwise delay every first read).
+    let wait = Wait::Soon(first_poll.saturating_sub(answered.elapsed()));
+    Ok(Action::requeue(ctx.set_gate(obj, wait, Instant::now())))
 }
 
 /// The phase of a service the cloud is still working on.

@@ -109,6 +109,14 @@ async fn create_persists_its_token_first_and_records_the_service_id_at_once() {
     assert_eq!(ready[0]["reason"], "Creating");
     assert_eq!(after["observedGeneration"], 1);
 
+    // The restore annotations go out in the same pass (not in the first poll, the pass users wait on).
+    let recorded: Vec<&crate::fixtures::Seen> =
+        seen.iter().filter(|s| s.method == "PATCH" && s.uri.contains("/vpcendpointservices/web?")).collect();
+    assert_eq!(recorded.len(), 1, "one annotation patch: {seen:#?}");
+    let annotations = &recorded[0].body["metadata"]["annotations"];
+    assert_eq!(annotations[super::restore::SERVICE_ID_ANNOTATION], sid.as_str());
+    assert!(annotations[super::restore::ACCOUNT_ID_ANNOTATION].as_str().is_some_and(|a| !a.is_empty()));
+
     let services = sim_services(&url).await;
     let list = services["services"].as_array().unwrap();
     assert_eq!(list.len(), 1, "exactly one service");
