@@ -613,8 +613,7 @@ pub fn error_policy_cached(obj: Arc<Cached>, err: &Error, ctx: Arc<Context>) -> 
 /// The reconcile function. A pass does I/O only while it holds one of the `--concurrency`
 /// slots, which go to the most urgent passes first ([`slots`]); without a free slot the object parks
 /// and is woken when one is granted to it. What needs no I/O (a wait that has not run out, the first
-/// sight of a Ready object after a start) returns without a slot, and so does the first pass of a new
-/// object, which only adds the finalizer (kube-runtime's `--concurrency` × 2 bounds those).
+/// sight of a Ready object after a start) returns without a slot.
 pub async fn reconcile(obj: Arc<VpcEndpointService>, ctx: Arc<Context>) -> Result<Action> {
     let who = Context::gate_key(&obj);
     // A reconcile-now request skips the wait (also an error backoff's); anything else waits its turn.
@@ -632,12 +631,6 @@ pub async fn reconcile(obj: Arc<VpcEndpointService>, ctx: Arc<Context>) -> Resul
         && let Some(action) = ctx.first_sight(&obj)
     {
         return Ok(action);
-    }
-    if !finalized && obj.metadata.deletion_timestamp.is_none() && !control::is_paused(obj.as_ref()) {
-        // This pass only adds the finalizer: one apiserver write, no cloud call. It does not wait for
-        // a slot, which are for passes that call Alibaba (and bound how many calls are in flight):
-        // in a burst, the slots turn over for the Creates and polls instead.
-        return reconcile_pass(obj, ctx.clone()).await;
     }
     let rank = slots::rank(slots::Facts {
         finalizer: finalized,

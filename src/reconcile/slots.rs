@@ -16,11 +16,10 @@
 //!    (the service ID is known, the object is not Ready for its generation): the latency users see;
 //! 2. [`Rank::Start`]: work started and not finished (the finalizer is on, no service yet), and
 //!    deletions: an object goes on to its Create before the next new object starts;
-//! 3. [`Rank::Routine`]: the resyncs of Ready objects (and, by rank, new objects without a finalizer;
-//!    but their first pass only adds it, with no cloud call, and takes no slot: see `reconcile`).
+//! 3. [`Rank::Routine`]: new objects (no finalizer yet) and the resyncs of Ready objects.
 //!
 //! Turns between namespaces: a burst of a thousand new objects in one namespace queues a thousand
-//! Creates, each behind its ClientToken's status write; an object applied meanwhile in another namespace (another team, or
+//! finalizer and status writes; an object applied meanwhile in another namespace (another team, or
 //! another account whose budget is idle) waits for one of them, not for all (issue 16 B).
 //!
 //! Reconciles that end without I/O (a wait that has not run out, a parked object) do not take a slot.

@@ -73,44 +73,6 @@ async fn first_reconcile_only_adds_the_finalizer() {
 }
 
 #[tokio::test]
-async fn a_new_objects_finalizer_does_not_wait_for_a_slot_but_its_create_does() {
-    let (_sim, url) = start_sim().await;
-    let (ctx, mut api) = context(&url);
-    // Every slot is held (passes calling Alibaba).
-    let busy: Vec<_> = (0..ctx.settings.concurrency)
-        .map(|i| kube::runtime::reflector::ObjectRef::new(&format!("busy-{i}")).within("default"))
-        .collect();
-    let held: Vec<_> = busy
-        .iter()
-        .map(|who| match ctx.slots.enter(super::slots::Rank::Follow, "default", who) {
-            super::slots::Entry::Go(slot) => slot,
-            _ => panic!("a free slot"),
-        })
-        .collect();
-
-    let obj = service("web", UID);
-    let reply = serde_json::to_value(finalized(obj.clone())).unwrap();
-    let task = tokio::spawn(reconcile(Arc::new(obj.clone()), ctx.clone()));
-    let seen = api.next(reply).await;
-    assert_eq!(seen.body[1]["path"], "/metadata/finalizers", "the finalizer goes on at once");
-    task.await.unwrap().expect("reconcile succeeds");
-
-    // With the finalizer on, the pass that would Create parks: no write, no cloud call.
-    reconcile(Arc::new(finalized(obj)), ctx.clone()).await.expect("parks");
-    let creates = ctx
-        .metrics
-        .cloud_requests
-        .get_or_create(&crate::metrics::CloudLabels {
-            action: "CreateVpcEndpointService".into(),
-            code: "OK".into(),
-        })
-        .get();
-    assert_eq!(creates, 0, "the Create waits for a slot");
-    assert_eq!(ctx.slots.load().0[super::slots::Rank::Start as usize], 1, "parked for a slot");
-    drop(held);
-}
-
-#[tokio::test]
 async fn create_persists_its_token_first_and_records_the_service_id_at_once() {
     let (_sim, url) = start_sim().await;
     let (ctx, mut api) = context(&url);
