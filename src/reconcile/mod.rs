@@ -256,13 +256,14 @@ impl Context {
         Some(self.schedule_wake(obj, poll, full_due))
     }
 
-    /// The Create of this object answered now: when to poll it first ([`pacing`]).
-    fn created(&self, obj: &VpcEndpointService) -> Duration {
+    /// The Create of this object answered now: when to poll it first ([`pacing`]), counted from now.
+    fn created(&self, obj: &VpcEndpointService) -> Instant {
         let kind = create::resource_type_str(obj.spec.service_resource_type);
         let planned = self.creating.lock().learnt(obj.region(), kind);
+        let at = Instant::now();
         self.objects.lock().entry(Self::gate_key(obj)).or_default().created_at =
-            Some(NewService { at: Instant::now(), reads: 0, planned, creating_seen: None });
-        planned.unwrap_or(pacing::FIRST_POLL)
+            Some(NewService { at, reads: 0, planned, creating_seen: None });
+        at + planned.unwrap_or(pacing::FIRST_POLL)
     }
 
     /// This object's new service was read (Active or not): learn when to poll the next one first. A
@@ -1073,9 +1074,8 @@ async fn create_service(
     )
     .await;
     let first_poll = ctx.created(obj);
-    let answered = Instant::now();
-    // The ID goes to status before anything else: after a crash the next attempt finds it there. The
-    // message is the one the polls write while Creating, so the first poll does not patch again.
+    // The ID goes to status before any other cloud call: after a crash the next attempt finds it there.
+    // The message is the one the polls write while Creating, so the first poll does not patch again.
     // The restore annotations (restore::record) are written alongside, not by the first poll: that
     // pass is the latency users see, this one is not.
     let phase = progressing(&resp.service_id, "Creating");
@@ -1089,8 +1089,8 @@ async fn create_service(
     }
     // The first poll is timed from the Create's answer, not from the end of these writes (their
     // latency under load would otherwise delay every first read).
-    let wait = Wait::Soon(first_poll.saturating_sub(answered.elapsed()));
-    Ok(Action::requeue(ctx.set_gate(obj, wait, Instant::now())))
+    let now = Instant::now();
+    Ok(Action::requeue(ctx.set_gate(obj, Wait::Soon(first_poll.saturating_duration_since(now)), now)))
 }
 
 /// The phase of a service the cloud is still working on.
