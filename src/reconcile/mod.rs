@@ -267,8 +267,9 @@ impl Context {
     }
 
     /// This object's new service was read (Active or not): learn when to poll the next one first. A
-    /// service still Creating is read again after the returned follow-up ([`pacing`]), if any.
-    fn seen_new(&self, obj: &VpcEndpointService, active: bool) -> Option<Duration> {
+    /// service still Creating is read again after the returned follow-up ([`pacing`]), if any: sooner
+    /// while its `account`'s budget has room than while new work waits for it.
+    fn seen_new(&self, obj: &VpcEndpointService, active: bool, account: Option<&str>) -> Option<Duration> {
         let read = {
             let mut objects = self.objects.lock();
             let m = objects.get_mut(&Self::gate_key(obj))?;
@@ -285,9 +286,10 @@ impl Context {
             }
         };
         let kind = create::resource_type_str(obj.spec.service_resource_type);
+        let saturated = !active && account.is_some_and(|a| self.admission.lock().parked(a) > 0);
         let mut creating = self.creating.lock();
         creating.observe(obj.region(), kind, read, Instant::now());
-        (!active).then(|| creating.follow_up(obj.region(), kind, read.after)).flatten()
+        (!active).then(|| creating.follow_up(obj.region(), kind, read.after, saturated)).flatten()
     }
 
     /// Hand the Service cache to the reconciler (once, at startup, when Services are watched).
@@ -1137,8 +1139,8 @@ async fn converge(
     // Reconcile-now: every listing is read, whatever the drift schedule says.
     let full_check = control::reconcile_request(obj).is_some();
     let follow_up = match attrs.status() {
-        ServiceStatus::Active => ctx.seen_new(obj, true),
-        ServiceStatus::Creating => ctx.seen_new(obj, false),
+        ServiceStatus::Active => ctx.seen_new(obj, true, st.account_id.as_deref()),
+        ServiceStatus::Creating => ctx.seen_new(obj, false, st.account_id.as_deref()),
         _ => None,
     };
     status::absorb_attributes(&mut st, &attrs);

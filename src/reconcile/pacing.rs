@@ -17,11 +17,19 @@
 //!   late as an upper bound, and the next step goes halfway to the bound on the other side when there is
 //!   one (bisection), so the estimate settles on the Creating time instead of swinging around it (fixed
 //!   steps up and down do not cancel: ×1.3 then ×0.85 ratchets upward by 10 % a round). A bracket
-//!   narrower than 5 % has converged. A bound an epoch contradicts is dropped and one not confirmed for
-//!   8 epochs expires, so a Creating time that changes (another region, a busy period) is followed by
-//!   plain steps within a few epochs. So most services cost one Create and one Get;
+//!   narrower than 2 % has converged. A bound an epoch contradicts is dropped and one not confirmed for
+//!   8 epochs expires, so a Creating time that changes (another region, a busy period) is followed
+//!   within a few epochs; the first step after an expiry goes halfway back to the expired bound, not a
+//!   plain step past it, so an unchanged Creating time costs an epoch of reads a little early, each
+//!   followed up once. So most services cost one Create and one Get;
+//! * an epoch votes with when its reads ran, not when they were planned: a read that queued (for a
+//!   slot, for the account's budget) and then found `Active` says nothing about an earlier time, so the
+//!   estimate does not drift below the Creating time while reads queue (measured before: a 5 s Creating
+//!   time, reads queued ~0.5 s, the estimate down to 4.0 s, and every lull in the queue then read early);
 //! * a first read that found the service still `Creating` was only a little early: the next read follows
 //!   a fortieth of the first poll later ([`CreatingTimes::follow_up`], 100 ms to 1 s) rather than a second;
+//!   while the account's budget is saturated (new work waits for it, so every read delays a Create),
+//!   at the late side of the bracket, or an eighth of the first poll later: one more read, not several;
 //! * a service created before anything was learnt is read every second until then; once a first poll is
 //!   learnt, its next read waits for it (time since its Create) instead of going on every second, which
 //!   is fewer reads. While the bracket is still open, that read goes to its middle (never later than the
@@ -29,10 +37,8 @@
 //!   most half the bracket instead of all of it.
 //!
 //! One step per epoch, whatever the number of reads: a burst of a thousand services, all scheduled with
-//! the same estimate, moves it once, not a thousand times. What a read finds depends on when it actually
-//! ran, and a queue that delays reads (a burst, the rate limit) makes them find `Active`, which moves the
-//! estimate down, never up. Always between [`FIRST_POLL`] and [`MAX_FIRST_POLL`]. Pure (the caller passes
-//! the clock).
+//! the same estimate, moves it once, not a thousand times. Always between [`FIRST_POLL`] and
+//! [`MAX_FIRST_POLL`]. Pure (the caller passes the clock and whether the budget is saturated).
 
 use std::{
     collections::HashMap,
@@ -79,8 +85,8 @@ struct Pace {
     epoch_started: Instant,
     active: u32,
     creating: u32,
-    /// Sum of the first polls this epoch's voting reads were scheduled with, in seconds.
-    planned_sum: f64,
+    /// Sum of the times after their Create at which this epoch's voting reads ran, in seconds.
+    ran_sum: f64,
     /// Epochs so far.
     epoch: u32,
     bracket: Bracket,
@@ -98,6 +104,8 @@ const BOUND_EPOCHS: u32 = 8;
 pub const MIN_FOLLOW_UP: Duration = Duration::from_millis(100);
 /// A follow-up read comes this fraction of the first poll after a read that found `Creating`.
 const FOLLOW_UP_DIVISOR: f64 = 40.0;
+/// The same while the account's budget is saturated (see [`CreatingTimes::follow_up`]).
+const SATURATED_FOLLOW_UP_DIVISOR: f64 = 8.0;
 
 /// A first poll that was too early (`below`) or late (`above`), and the epoch that last confirmed it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -113,25 +121,35 @@ struct Bracket {
     above: Option<Bound>,
 }
 
-/// The next first poll after `epoch`, whose voting reads were scheduled `at` after their Create on
-/// average (an earlier estimate's: the reads of an epoch were planned an epoch before) and of which
-/// `share` found `Creating`; `fp` is the first poll now. Steps and bounds start from `at`, so a step is
-/// never taken twice for one finding (reads late in a queue count as late: what matters is when a read
-/// runs). Within
-/// a bracket the next is halfway between its bounds; a bracket narrower than [`BOUND_MARGIN`] has
-/// converged (its late side); a bound the epoch contradicts is dropped, and one not confirmed for
-/// [`BOUND_EPOCHS`] expires, so a Creating time that got shorter is found too.
+/// The next first poll after `epoch`, whose voting reads ran `at` after their Create on average and of
+/// which `share` found `Creating`; `fp` is the first poll now. Steps and bounds start from `at`, when the
+/// reads ran (an epoch's reads were planned an epoch before, and a queue of slots or of the account's
+/// budget delays them: a read that ran late and found `Active` says nothing about an earlier time, so
+/// the estimate does not drift down while reads queue). Within a bracket the next is halfway between its
+/// bounds; a bracket narrower than [`BOUND_MARGIN`] has converged (its late side); a bound the epoch
+/// contradicts is dropped, and one not confirmed for [`BOUND_EPOCHS`] expires, so a Creating time that
+/// changed is found too. An expired bound the epoch does not contradict is where the next step goes
+/// first (halfway to it): a Creating time that did not change then costs an epoch of reads a little
+/// early, not a plain step's worth of reads far too early (measured: a step of ×0.85 below a 5 s
+/// Creating time put ~6 follow-ups on every service of two epochs, every 40 s of a long burst).
 fn next_first_poll(fp: Duration, at: Duration, share: f64, epoch: u32, br: &mut Bracket) -> Duration {
     let fresh = |b: Option<Bound>| b.filter(|b| epoch.saturating_sub(b.epoch) <= BOUND_EPOCHS);
     let (below, above) = (fresh(br.below), fresh(br.above));
     let mid = |a: Duration, b: Duration| (a + b) / 2;
+    let wider = |lo: Duration, hi: Duration| hi > lo.mul_f64(1.0 + BOUND_MARGIN);
     if share > TOO_EARLY {
         let b = below.map_or(at, |b| b.at.max(at));
         br.below = Some(Bound { at: b, epoch });
-        match above {
-            Some(a) if a.at > b => {
-                br.above = Some(a);
-                if a.at > b.mul_f64(1.0 + BOUND_MARGIN) { mid(b, a.at) } else { a.at }
+        match (above, br.above) {
+            (Some(a), _) if a.at > b => {
+                if wider(b, a.at) {
+                    mid(b, a.at)
+                } else {
+                    a.at
+                }
+            }
+            (None, Some(stale)) if stale.at > b => {
+                fp.max(if wider(b, stale.at) { mid(b, stale.at) } else { stale.at })
             }
             _ => {
                 br.above = None;
@@ -141,11 +159,13 @@ fn next_first_poll(fp: Duration, at: Duration, share: f64, epoch: u32, br: &mut 
     } else if share < TOO_LATE {
         let a = above.map_or(at, |a| a.at.min(at));
         br.above = Some(Bound { at: a, epoch });
-        match below {
-            Some(b) if b.at < a => {
-                br.below = Some(b);
-                let next = if b.at < a.mul_f64(1.0 - BOUND_MARGIN) { mid(b.at, a) } else { a };
+        match (below, br.below) {
+            (Some(b), _) if b.at < a => {
+                let next = if wider(b.at, a) { mid(b.at, a) } else { a };
                 next.min(fp)
+            }
+            (None, Some(stale)) if stale.at < a => {
+                fp.min(if wider(stale.at, a) { mid(stale.at, a) } else { stale.at })
             }
             _ => {
                 br.below = None;
@@ -189,7 +209,7 @@ impl CreatingTimes {
                     epoch_started: now,
                     active: 0,
                     creating: 0,
-                    planned_sum: 0.0,
+                    ran_sum: 0.0,
                     epoch: 0,
                     bracket,
                 };
@@ -197,18 +217,20 @@ impl CreatingTimes {
             }
             return;
         };
-        let (true, Some(planned)) = (read.first, read.planned) else {
+        if !read.first || read.planned.is_none() {
             return;
-        };
+        }
         if read.active {
             p.active += 1;
         } else {
             p.creating += 1;
         }
-        p.planned_sum += planned.as_secs_f64();
+        // What a read found depends on when it ran, not when it was planned: a read delayed by the queue
+        // (slots, the account's budget) that finds `Active` says nothing about an earlier one.
+        p.ran_sum += read.after.as_secs_f64();
         if now.saturating_duration_since(p.epoch_started) >= p.first_poll {
             let reads = f64::from(p.active + p.creating);
-            let (share, at) = (f64::from(p.creating) / reads, Duration::from_secs_f64(p.planned_sum / reads));
+            let (share, at) = (f64::from(p.creating) / reads, Duration::from_secs_f64(p.ran_sum / reads));
             let next = next_first_poll(p.first_poll, at, share, p.epoch, &mut p.bracket);
             p.first_poll = next.clamp(FIRST_POLL, MAX_FIRST_POLL);
             tracing::debug!(
@@ -219,14 +241,7 @@ impl CreatingTimes {
                 first_poll_s = p.first_poll.as_secs_f64(),
                 "first poll learnt"
             );
-            *p = Pace {
-                epoch_started: now,
-                active: 0,
-                creating: 0,
-                planned_sum: 0.0,
-                epoch: p.epoch + 1,
-                ..*p
-            };
+            *p = Pace { epoch_started: now, active: 0, creating: 0, ran_sum: 0.0, epoch: p.epoch + 1, ..*p };
         }
     }
 
@@ -243,19 +258,34 @@ impl CreatingTimes {
     /// When to read again a service that a read `after` its Create found still `Creating`:
     /// * read before the learnt first poll (it was created before anything was learnt): at the first
     ///   poll, or at the middle of the bracket around it while that is open;
-    /// * else a fortieth of the learnt first poll (100 ms to 1 s) while the service is not unusually slow
-    ///   (under twice the first poll);
+    /// * else, while the service is not unusually slow (under twice the first poll):
+    ///   * a fortieth of the learnt first poll (100 ms to 1 s), when the account's budget has room;
+    ///   * when it is `saturated` (new work waits for it, so every read delays a Create by one call):
+    ///     at the late side of the bracket when that lies ahead, an eighth of the first poll at most;
+    ///     else an eighth of the first poll. A read a little early then costs one more read, not
+    ///     several a fortieth apart; the wait is a little longer, but a burst is done sooner;
     /// * otherwise (nothing learnt yet, or slow) `None`, the usual poll interval.
-    pub fn follow_up(&self, region: &str, kind: &str, after: Duration) -> Option<Duration> {
+    pub fn follow_up(&self, region: &str, kind: &str, after: Duration, saturated: bool) -> Option<Duration> {
         let p = self.paces.get(&(region.to_string(), kind.to_string()))?;
-        let step = p.first_poll.div_f64(FOLLOW_UP_DIVISOR).clamp(MIN_FOLLOW_UP, FIRST_POLL);
+        if after >= p.first_poll * 2 {
+            return None;
+        }
+        let part = |divisor: f64| p.first_poll.div_f64(divisor).clamp(MIN_FOLLOW_UP, FIRST_POLL);
+        let step = part(FOLLOW_UP_DIVISOR);
         let target = match p.bracket {
             Bracket { below: Some(b), above: Some(a) } if b.at < a.at => {
                 ((b.at + a.at) / 2).min(p.first_poll)
             }
             _ => p.first_poll,
         };
-        (after < p.first_poll * 2).then(|| target.saturating_sub(after).max(step))
+        if after < target || !saturated {
+            return Some(target.saturating_sub(after).max(step));
+        }
+        let coarse = part(SATURATED_FOLLOW_UP_DIVISOR);
+        Some(match p.bracket.above {
+            Some(a) if a.at > after => (a.at - after).clamp(MIN_FOLLOW_UP, coarse),
+            _ => coarse,
+        })
     }
 }
 
@@ -276,6 +306,11 @@ mod tests {
 
     fn read(first: bool, active: bool, after: f64) -> Read {
         Read { first, active, after: secs(after), planned: first.then(|| secs(after)), creating_before: None }
+    }
+
+    /// A first read planned `planned` after its Create that ran at `ran` (it queued) and found Active.
+    fn queued(planned: f64, ran: f64) -> Read {
+        Read { planned: Some(secs(planned)), ..read(true, true, ran) }
     }
 
     #[test]
@@ -381,6 +416,22 @@ mod tests {
             ("another type learns on its own", vec![(5.0, read(false, true, 5.0))], ("r", "slb"), 1.0),
             ("never before the fixed first poll", vec![(0.3, read(false, true, 0.3))], ("r", "nlb"), 1.0),
             ("never later than the cap", vec![(600.0, read(false, true, 600.0))], ("r", "nlb"), 60.0),
+            (
+                "reads planned at 4 s that ran at 5.5 s (queued) and found Active: no step down from 4 s",
+                vec![(5.0, read(false, true, 5.0)), (6.0, queued(4.0, 5.5)), (9.5, queued(4.0, 5.5))],
+                ("r", "nlb"),
+                4.0,
+            ),
+            (
+                "reads planned at 4 s that ran at 6 s and found Creating: a step up from 6 s",
+                vec![
+                    (5.0, read(false, true, 5.0)),
+                    (6.0, Read { active: false, ..queued(4.0, 6.0) }),
+                    (9.5, Read { active: false, ..queued(4.0, 6.0) }),
+                ],
+                ("r", "nlb"),
+                7.8,
+            ),
         ];
         let t0 = Instant::now();
         for (case, reads, (region, kind), want) in cases {
@@ -397,7 +448,7 @@ mod tests {
     fn follow_up_table() {
         let t0 = Instant::now();
         let mut t = CreatingTimes::default();
-        assert_eq!(t.follow_up("r", "nlb", secs(1.0)), None, "nothing learnt: the usual poll interval");
+        assert_eq!(t.follow_up("r", "nlb", secs(1.0), true), None, "nothing learnt: the usual poll interval");
         t.observe("r", "nlb", read(false, true, 12.5), t0);
         let mut slow = CreatingTimes::default();
         slow.observe("r", "nlb", read(false, true, 50.0), t0);
@@ -410,25 +461,38 @@ mod tests {
             Read { creating_before: Some(secs(4.0)), ..read(false, true, 5.0) },
             t0,
         );
-        // (case, learnt, seconds since the Create, follow-up in s)
+        // (case, learnt, seconds since the Create, budget saturated, follow-up in s)
         let cases = [
-            ("a fortieth of the first poll (10 s)", &t, 10.1, Some(0.25)),
-            ("still that just under twice the first poll", &t, 19.9, Some(0.25)),
-            ("unusually slow: the usual poll interval", &t, 20.0, None),
-            ("never more than the usual second", &slow, 41.0, Some(1.0)),
-            ("never under 100 ms", &fast, 1.1, Some(0.1)),
+            ("a fortieth of the first poll (10 s)", &t, 10.1, false, Some(0.25)),
+            ("still that just under twice the first poll", &t, 19.9, false, Some(0.25)),
+            ("unusually slow: the usual poll interval", &t, 20.0, false, None),
+            ("never more than the usual second", &slow, 41.0, false, Some(1.0)),
+            ("never under 100 ms", &fast, 1.1, false, Some(0.1)),
             (
                 "read before the first poll (created before it was learnt): at the first poll",
                 &t,
                 3.0,
+                false,
                 Some(7.0),
             ),
-            ("just before the first poll: at least the follow-up step", &t, 9.9, Some(0.25)),
-            ("read before an open bracket [4, 5]: at its middle", &bracketed, 2.0, Some(2.5)),
-            ("read past the middle of the bracket: the follow-up step", &bracketed, 4.6, Some(0.1125)),
+            ("just before the first poll: at least the follow-up step", &t, 9.9, false, Some(0.25)),
+            ("read before an open bracket [4, 5]: at its middle", &bracketed, 2.0, false, Some(2.5)),
+            ("read past the middle of the bracket: the follow-up step", &bracketed, 4.6, false, Some(0.1125)),
+            ("saturated, read before the first poll: still at the first poll", &t, 3.0, true, Some(7.0)),
+            ("saturated, no bracket: an eighth of the first poll", &t, 10.1, true, Some(1.0)),
+            ("saturated: the late side of the bracket when it lies ahead", &bracketed, 4.6, true, Some(0.4)),
+            (
+                "saturated, past the late side: an eighth of the first poll",
+                &bracketed,
+                5.1,
+                true,
+                Some(0.5625),
+            ),
+            ("saturated, just before the late side: no less than 100 ms", &bracketed, 4.98, true, Some(0.1)),
+            ("saturated and unusually slow: the usual poll interval", &t, 20.0, true, None),
         ];
-        for (case, learnt, after, want) in cases {
-            let got = learnt.follow_up("r", "nlb", secs(after)).map(|d| d.as_secs_f64());
+        for (case, learnt, after, saturated, want) in cases {
+            let got = learnt.follow_up("r", "nlb", secs(after), saturated).map(|d| d.as_secs_f64());
             match (got, want) {
                 (Some(g), Some(w)) => assert!((g - w).abs() < 1e-9, "{case}: {g} != {w}"),
                 _ => assert_eq!(got, want, "{case}"),
@@ -490,8 +554,9 @@ mod tests {
                 let before = t.first_poll("r", "nlb");
                 for i in 0..1000 {
                     let took = creating * (0.9 + 0.2 * ((i * 37 % 100) as f64 / 100.0));
-                    let actual = at + queue;
-                    t.observe("r", "nlb", read(true, actual >= took, actual), t0 + secs(now));
+                    let ran = at + queue;
+                    let r = Read { planned: Some(secs(at)), ..read(true, ran >= took, ran) };
+                    t.observe("r", "nlb", r, t0 + secs(now));
                 }
                 let after = t.first_poll("r", "nlb");
                 let ratio = after.as_secs_f64() / before.as_secs_f64();
@@ -505,9 +570,36 @@ mod tests {
                     "{seed_after}/{creating}: {settled}"
                 );
             } else {
-                // Delayed reads find Active: the estimate goes down (to the fixed first poll), never up.
-                assert!(settled <= seed_after * SEED, "{seed_after}/{creating}/{queue}: {settled}");
+                // Reads delayed past the Creating time find Active: the estimate never goes up, and it
+                // does not drift down either (they ran late: nothing was learnt about an earlier time).
+                assert_eq!(settled, seed_after * SEED, "{seed_after}/{creating}/{queue}");
             }
         }
+    }
+
+    /// A fixed Creating time, read on time: once settled, an expired early bound is probed halfway back
+    /// to it, never a plain step far below (each read that early costs several follow-ups); and a
+    /// Creating time that got shorter is still found.
+    #[test]
+    fn an_expired_bound_is_probed_not_stepped_past() {
+        let t0 = Instant::now();
+        let mut t = CreatingTimes::default();
+        t.observe("r", "nlb", read(false, true, 6.0), t0);
+        let mut now = 0.0;
+        let mut epoch = |t: &mut CreatingTimes, creating: f64| {
+            let at = t.first_poll("r", "nlb").as_secs_f64();
+            now += at;
+            for _ in 0..100 {
+                t.observe("r", "nlb", read(true, at >= creating, at), t0 + secs(now));
+            }
+            t.first_poll("r", "nlb").as_secs_f64()
+        };
+        let settled: Vec<f64> = (0..100).map(|_| epoch(&mut t, 5.0)).skip(20).collect();
+        let low = settled.iter().copied().fold(f64::MAX, f64::min);
+        assert!(low >= 5.0 * 0.97, "settled on 5 s, then probed as low as {low:.3} s");
+        assert!(settled.iter().all(|fp| *fp < 5.0 * 1.1), "{settled:?}");
+        let shorter: Vec<f64> = (0..60).map(|_| epoch(&mut t, 3.0)).collect();
+        let last = shorter[shorter.len() - 1];
+        assert!((3.0..3.0 * 1.1).contains(&last), "the Creating time fell to 3 s: {last:.3} s");
     }
 }
