@@ -159,6 +159,10 @@ struct Memory {
     seen: bool,
     /// The service this object created, until it is first read as Active ([`pacing`]).
     created_at: Option<NewService>,
+    /// The service this process created for this object (its UID, the service ID), until the ID is in
+    /// the status: the passes in between trust it as they would the status (this process made that
+    /// Create for that UID). Boxed: only objects between their Create and their first read have one.
+    created_service: Option<Box<(String, String)>>,
     /// Fingerprint of the `serviceRef`-resolved backends last found in sync: when the Services give
     /// other ones, the next pass lists the backends whatever the drift schedule says.
     backends: Option<u64>,
@@ -264,6 +268,28 @@ impl Context {
         self.objects.lock().entry(Self::gate_key(obj)).or_default().created_at =
             Some(NewService { at, reads: 0, planned, creating_seen: None });
         at + planned.unwrap_or(pacing::FIRST_POLL)
+    }
+
+    /// The Create of this object's service answered with `service_id`: remembered until the status has it.
+    fn remember_created(&self, obj: &VpcEndpointService, service_id: &str) {
+        let uid = obj.metadata.uid.clone().unwrap_or_default();
+        self.objects.lock().entry(Self::gate_key(obj)).or_default().created_service =
+            Some(Box::new((uid, service_id.to_string())));
+    }
+
+    /// The service this process created for this object (same UID), while its ID is not in the status
+    /// yet and it was not replaced (gone); forgotten once the status has an ID.
+    pub(crate) fn created_here(&self, obj: &VpcEndpointService) -> Option<String> {
+        let mut objects = self.objects.lock();
+        let m = objects.get_mut(&Self::gate_key(obj))?;
+        if obj.service_id().is_some() {
+            m.created_service = None;
+            return None;
+        }
+        let (uid, sid) = m.created_service.as_deref()?;
+        let replaced = obj.status.as_ref().and_then(|s| s.replaced_service_id.as_deref());
+        (obj.metadata.uid.as_deref() == Some(uid.as_str()) && replaced != Some(sid.as_str()))
+            .then(|| sid.clone())
     }
 
     /// This object's new service was read (Active or not): learn when to poll the next one first. A
@@ -638,7 +664,8 @@ pub async fn reconcile(obj: Arc<VpcEndpointService>, ctx: Arc<Context>) -> Resul
     let rank = slots::rank(slots::Facts {
         finalizer: finalized,
         deleting: obj.metadata.deletion_timestamp.is_some(),
-        service_known: obj.service_id().is_some(),
+        // The restore annotation names the service from the Create on (the status from its first read).
+        service_known: obj.service_id().is_some() || restore::recorded(&obj).0.is_some(),
         ready: status::is_ready_for_generation(&obj),
     });
     let _slot = match ctx.slots.enter(rank, obj.metadata.namespace.as_deref().unwrap_or_default(), &who) {
@@ -1075,19 +1102,19 @@ async fn create_service(
         format!("Created endpoint service {}", resp.service_id),
     )
     .await;
+    ctx.remember_created(obj, &resp.service_id);
     let first_poll = ctx.created(obj);
-    // The ID goes to status before any other cloud call: after a crash the next attempt finds it there.
-    // The message is the one the polls write while Creating, so the first poll does not patch again.
-    // The restore annotations (restore::record) are written alongside, not by the first poll: that
-    // pass is the latency users see, this one is not.
-    let phase = progressing(&resp.service_id, "Creating");
+    // The ID is kept in the object before any other cloud call, in one write: the restore annotations
+    // (restore::record, with the account), which also survive a backup and restore. The status gets it
+    // with the first read (the Ready write, or Creating when that read was early), not in a write of
+    // its own: one apiserver write less per service. Until then this process knows the ID from memory
+    // ([`Context::created_here`]); after a crash the next attempt finds it by the annotation (checked
+    // against the ownership tag) or, were the annotation lost too, by the persisted ClientToken and
+    // the ownership tag. Should the annotation write fail, the ID goes to the status instead.
     let account = st.account_id.clone();
-    let record = restore::record(obj, api, &resp.service_id, account.as_deref());
-    let (recorded, written) = tokio::join!(record, write_phase(obj, ctx, api, st, &phase));
-    written?;
-    if let Err(e) = recorded {
-        // The first poll records them (converge); the ID is in status meanwhile.
-        warn!(error = %e, "could not record the service ID in the annotations yet");
+    if let Err(e) = restore::record(obj, api, &resp.service_id, account.as_deref()).await {
+        warn!(error = %e, "could not record the service ID in the annotations; writing it to the status");
+        write_phase(obj, ctx, api, st, &progressing(&resp.service_id, "Creating")).await?;
     }
     // The first poll is timed from the Create's answer, not from the end of these writes (their
     // latency under load would otherwise delay every first read).

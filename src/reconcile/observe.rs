@@ -94,7 +94,8 @@ pub async fn observe(
     st: &crate::crd::VpcEndpointServiceStatus,
 ) -> Result<Observed> {
     let region = obj.region().to_string();
-    let recorded = obj.service_id().map(str::to_string);
+    // The status's ID, or the one this process's Create answered with before the status has it.
+    let recorded = obj.service_id().map(str::to_string).or_else(|| ctx.created_here(obj));
     // After a restore (new UID, no status) the annotation still names the service; a replaced
     // (gone) service's ID is not followed again.
     let restored = restore::recorded(obj)

@@ -87,35 +87,29 @@ async fn create_persists_its_token_first_and_records_the_service_id_at_once() {
     assert_eq!(event.body["reason"], "Created");
 
     let patches: Vec<&crate::fixtures::Seen> = seen.iter().filter(|s| s.uri.contains("/status?")).collect();
-    assert_eq!(patches.len(), 2, "token first, then the service ID: {seen:#?}");
-    for p in &patches {
-        assert_eq!(p.method, "PATCH");
-        assert!(p.uri.contains("/vpcendpointservices/web/status?"), "{}", p.uri);
-        assert!(
-            p.uri.contains("fieldManager=privatelink-operator") && p.uri.contains("force=true"),
-            "{}",
-            p.uri
-        );
-    }
-    let (before, after) = (&patches[0].body["status"], &patches[1].body["status"]);
+    assert_eq!(patches.len(), 1, "the token, before the Create; no status write after it: {seen:#?}");
+    let p = patches[0];
+    assert_eq!(p.method, "PATCH");
+    assert!(p.uri.contains("/vpcendpointservices/web/status?"), "{}", p.uri);
+    assert!(p.uri.contains("fieldManager=privatelink-operator") && p.uri.contains("force=true"), "{}", p.uri);
+    let before = &p.body["status"];
     let token = before["createClientToken"].as_str().expect("token persisted before the Create");
     assert!(token.starts_with(&format!("k8s-{UID}-")), "{token}");
     assert!(before.get("serviceId").is_none(), "no ID before the Create: {before}");
-    assert_eq!(after["createClientToken"], token, "the same token stays");
-    let sid = after["serviceId"].as_str().expect("serviceId written").to_string();
     let ready: Vec<&Value> =
-        after["conditions"].as_array().unwrap().iter().filter(|c| c["type"] == "Ready").collect();
+        before["conditions"].as_array().unwrap().iter().filter(|c| c["type"] == "Ready").collect();
     assert_eq!(ready[0]["status"], "False");
     assert_eq!(ready[0]["reason"], "Creating");
-    assert_eq!(after["observedGeneration"], 1);
+    assert_eq!(before["observedGeneration"], 1);
 
-    // The restore annotations go out in the same pass (not in the first poll, the pass users wait on).
+    // The ID is kept in the object right after the Create, in the restore annotations (one write).
     let recorded: Vec<&crate::fixtures::Seen> =
         seen.iter().filter(|s| s.method == "PATCH" && s.uri.contains("/vpcendpointservices/web?")).collect();
     assert_eq!(recorded.len(), 1, "one annotation patch: {seen:#?}");
     let annotations = &recorded[0].body["metadata"]["annotations"];
-    assert_eq!(annotations[super::restore::SERVICE_ID_ANNOTATION], sid.as_str());
+    let sid = annotations[super::restore::SERVICE_ID_ANNOTATION].as_str().expect("service ID recorded");
     assert!(annotations[super::restore::ACCOUNT_ID_ANNOTATION].as_str().is_some_and(|a| !a.is_empty()));
+    let sid = sid.to_string();
 
     let services = sim_services(&url).await;
     let list = services["services"].as_array().unwrap();
@@ -123,6 +117,56 @@ async fn create_persists_its_token_first_and_records_the_service_id_at_once() {
     assert_eq!(list[0]["serviceId"], sid.as_str());
     let owner = list[0]["tags"].as_array().unwrap().iter().any(|t| t["value"] == UID);
     assert!(owner, "ownership tag carries the UID");
+}
+
+/// Cloud calls of `action` this context made so far.
+fn calls(ctx: &super::Context, action: &str) -> u64 {
+    let label = crate::metrics::CloudLabels { action: action.into(), code: "OK".into() };
+    ctx.metrics.cloud_requests.get_or_create(&label).get()
+}
+
+/// The object as the watch brings it back after the Create pass: the token in the status, the ID only
+/// in the restore annotations.
+fn after_create(seen: &[crate::fixtures::Seen]) -> VpcEndpointService {
+    let mut obj = finalized(service("web", UID));
+    let status =
+        seen.iter().find(|s| s.uri.contains("/status?")).expect("token write").body["status"].clone();
+    obj.status = Some(serde_json::from_value(status).unwrap());
+    let patch = seen.iter().find(|s| s.method == "PATCH" && s.uri.contains("/vpcendpointservices/web?"));
+    let annotations = patch.expect("annotation write").body["metadata"]["annotations"].clone();
+    obj.metadata.annotations = Some(serde_json::from_value(annotations).unwrap());
+    obj
+}
+
+#[tokio::test]
+async fn the_pass_after_the_create_reads_the_service_it_remembers_and_a_restart_checks_its_tag() {
+    let (_sim, url) = start_sim().await;
+    let (ctx, mut api) = context(&url);
+    let (result, seen) = drive(finalized(service("web", UID)), ctx.clone(), &mut api).await;
+    result.expect("Create pass");
+    let obj = after_create(&seen);
+    let sid = super::restore::recorded(&obj).0.expect("ID annotation").to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    // Same process: the ID it remembers is trusted like the status's (a Get, no ownership lookup).
+    let (result, seen) = drive(obj.clone(), ctx.clone(), &mut api).await;
+    result.expect("first poll");
+    assert!(calls(&ctx, "GetVpcEndpointServiceAttribute") >= 1, "read by its ID");
+    assert_eq!(calls(&ctx, "ListTagResources"), 0, "no ownership check for the service it created");
+    assert_eq!(calls(&ctx, "ListVpcEndpointServices"), 0, "no lookup by ownership tag");
+    let last = seen.iter().rev().find(|s| s.uri.contains("/status?")).expect("the first read writes status");
+    assert_eq!(last.body["status"]["serviceId"], sid.as_str(), "the status gets the ID with the first read");
+
+    // A restarted operator (nothing remembered): the annotation's ID is checked against the ownership
+    // tag before it is believed; still the same service.
+    let (ctx, mut api) = context(&url);
+    let (result, seen) = drive(obj, ctx.clone(), &mut api).await;
+    result.expect("pass after a restart");
+    assert_eq!(calls(&ctx, "ListTagResources"), 1, "the ownership tag is checked");
+    assert_eq!(calls(&ctx, "CreateVpcEndpointService"), 0, "never a second Create");
+    let last = seen.iter().rev().find(|s| s.uri.contains("/status?")).expect("status written");
+    assert_eq!(last.body["status"]["serviceId"], sid.as_str());
+    assert_eq!(sim_services(&url).await["services"].as_array().unwrap().len(), 1, "exactly one service");
 }
 
 #[tokio::test]
