@@ -161,7 +161,8 @@ struct Memory {
     created_at: Option<NewService>,
     /// The service this process created for this object (its UID, the service ID), until the ID is in
     /// the status: the passes in between trust it as they would the status (this process made that
-    /// Create for that UID). Boxed: only objects between their Create and their first read have one.
+    /// Create for that UID). Boxed: only objects between their Create and their first `Active` read
+    /// have one.
     created_service: Option<Box<(String, String)>>,
     /// Fingerprint of the `serviceRef`-resolved backends last found in sync: when the Services give
     /// other ones, the next pass lists the backends whatever the drift schedule says.
@@ -299,6 +300,11 @@ impl Context {
         let read = {
             let mut objects = self.objects.lock();
             let m = objects.get_mut(&Self::gate_key(obj))?;
+            if active {
+                // This pass writes the ID to the status with Ready (should that write fail, the next
+                // pass checks the restore annotation against the ownership tag).
+                m.created_service = None;
+            }
             let new = m.created_at?;
             let after = new.at.elapsed();
             m.created_at =
