@@ -302,7 +302,7 @@ impl Context {
             let m = objects.get_mut(&Self::gate_key(obj))?;
             if active {
                 // This pass writes the ID to the status with Ready (should that write fail, the next
-                // pass checks the restore annotation against the ownership tag).
+                // pass finds the service by its ownership tag).
                 m.created_service = None;
             }
             let new = m.created_at?;
@@ -1114,9 +1114,9 @@ async fn create_service(
     // (restore::record, with the account), which also survive a backup and restore. The status gets it
     // with the first read (the Ready write, or Creating when that read was early), not in a write of
     // its own: one apiserver write less per service. Until then this process knows the ID from memory
-    // ([`Context::created_here`]); after a crash the next attempt finds it by the annotation (checked
-    // against the ownership tag) or, were the annotation lost too, by the persisted ClientToken and
-    // the ownership tag. Should the annotation write fail, the ID goes to the status instead.
+    // ([`Context::created_here`]); after a crash the next attempt finds it by its ownership tag (the
+    // persisted ClientToken says a Create may have been sent: [`observe::observe`]). Should the
+    // annotation write fail, the ID goes to the status instead.
     let account = st.account_id.clone();
     if let Err(e) = restore::record(obj, api, &resp.service_id, account.as_deref()).await {
         warn!(error = %e, "could not record the service ID in the annotations; writing it to the status");

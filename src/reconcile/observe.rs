@@ -96,14 +96,18 @@ pub async fn observe(
     let region = obj.region().to_string();
     // The status's ID, or the one this process's Create answered with before the status has it.
     let recorded = obj.service_id().map(str::to_string).or_else(|| ctx.created_here(obj));
+    // This object may have sent a Create (its ClientToken is in the status) and no ID is known (a lost
+    // answer, or a restart before the first read): the service carrying its ownership tag is the one,
+    // whatever an annotation names (one listing, no annotation to trust).
+    let sent = recorded.is_none() && st.create_client_token.is_some();
     // After a restore (new UID, no status) the annotation still names the service; a replaced
     // (gone) service's ID is not followed again.
     let restored = restore::recorded(obj)
         .0
-        .filter(|id| st.replaced_service_id.as_deref() != Some(*id))
+        .filter(|id| !sent && st.replaced_service_id.as_deref() != Some(*id))
         .map(str::to_string);
     let known = recorded.clone().or(restored.clone());
-    let adopt = obj.annotations().get(ADOPT_ANNOTATION).cloned();
+    let adopt = obj.annotations().get(ADOPT_ANNOTATION).filter(|_| !sent).cloned();
     if let Some(id) = known.clone().or(adopt) {
         let get = GetVpcEndpointServiceAttribute { region_id: region.clone(), service_id: id.clone() };
         return match ctx.cloud.call(creds, &get).await {

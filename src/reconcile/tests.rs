@@ -139,7 +139,7 @@ fn after_create(seen: &[crate::fixtures::Seen]) -> VpcEndpointService {
 }
 
 #[tokio::test]
-async fn the_pass_after_the_create_reads_the_service_it_remembers_and_a_restart_checks_its_tag() {
+async fn the_pass_after_the_create_reads_the_service_it_remembers_and_a_restart_finds_it_by_its_tag() {
     let (_sim, url) = start_sim().await;
     let (ctx, mut api) = context(&url);
     let (result, seen) = drive(finalized(service("web", UID)), ctx.clone(), &mut api).await;
@@ -157,12 +157,16 @@ async fn the_pass_after_the_create_reads_the_service_it_remembers_and_a_restart_
     let last = seen.iter().rev().find(|s| s.uri.contains("/status?")).expect("the first read writes status");
     assert_eq!(last.body["status"]["serviceId"], sid.as_str(), "the status gets the ID with the first read");
 
-    // A restarted operator (nothing remembered): the annotation's ID is checked against the ownership
-    // tag before it is believed; still the same service.
+    // A restarted operator (nothing remembered, the ClientToken in the status): the service is the one
+    // carrying its ownership tag, whatever the annotation says (here: another service's ID).
+    let mut obj = obj;
+    kube::ResourceExt::annotations_mut(&mut obj)
+        .insert(super::restore::SERVICE_ID_ANNOTATION.into(), "epsrv-not-this-one".into());
     let (ctx, mut api) = context(&url);
     let (result, seen) = drive(obj, ctx.clone(), &mut api).await;
     result.expect("pass after a restart");
-    assert_eq!(calls(&ctx, "ListTagResources"), 1, "the ownership tag is checked");
+    assert_eq!(calls(&ctx, "ListVpcEndpointServices"), 1, "looked up by its ownership tag");
+    assert_eq!(calls(&ctx, "GetVpcEndpointServiceAttribute"), 0, "the annotation's ID is not read");
     assert_eq!(calls(&ctx, "CreateVpcEndpointService"), 0, "never a second Create");
     let last = seen.iter().rev().find(|s| s.uri.contains("/status?")).expect("status written");
     assert_eq!(last.body["status"]["serviceId"], sid.as_str());
