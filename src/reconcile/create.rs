@@ -76,10 +76,33 @@ pub fn client_token(uid: &str, req: &CreateVpcEndpointService, replaced_service_
     format!("k8s-{uid_part}-{}", &digest[..16])
 }
 
+/// Whether `token` is one this object (`uid`) made: a status restored onto another object (a backup
+/// restored with its status) carries its old object's tokens.
+pub fn token_is_for(token: &str, uid: &str) -> bool {
+    let uid_part: String = uid.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(40).collect();
+    let hash = token.strip_prefix("k8s-").and_then(|t| t.strip_prefix(uid_part.as_str())?.strip_prefix('-'));
+    hash.is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::fixtures::service;
+
+    #[test]
+    fn token_is_for_table() {
+        let obj = service("a", UID);
+        let token = client_token(UID, &create_request(&obj, UID, &desired_resources(&obj.spec)), None);
+        let cases = [
+            ("its own token", token.as_str(), UID, true),
+            ("another object's token", token.as_str(), "11111111-2b5a-4f0e-9a51-0c2f6a1b9e77", false),
+            ("a UID that is a prefix of the token's", token.as_str(), "7d3c1f1e-2b5a", false),
+            ("not a token of ours", "client-token-1", UID, false),
+        ];
+        for (case, token, uid, want) in cases {
+            assert_eq!(token_is_for(token, uid), want, "{case}");
+        }
+    }
 
     const UID: &str = "7d3c1f1e-2b5a-4f0e-9a51-0c2f6a1b9e77";
 

@@ -96,10 +96,12 @@ pub async fn observe(
     let region = obj.region().to_string();
     // The status's ID, or the one this process's Create answered with before the status has it.
     let recorded = obj.service_id().map(str::to_string).or_else(|| ctx.created_here(obj));
-    // This object may have sent a Create (its ClientToken is in the status) and no ID is known (a lost
-    // answer, or a restart before the first read): the service carrying its ownership tag is the one,
-    // whatever an annotation names (one listing, no annotation to trust).
-    let sent = recorded.is_none() && st.create_client_token.is_some();
+    // This object may have sent a Create (its own ClientToken is in the status) and no ID is known (a
+    // lost answer, or a restart before the first read): the service carrying its ownership tag is the
+    // one, whatever an annotation names (one listing, no annotation to trust). A status restored with a
+    // backup carries the old object's token: the restore annotation leads then, checked by its tag.
+    let sent = recorded.is_none()
+        && st.create_client_token.as_deref().is_some_and(|t| super::create::token_is_for(t, uid));
     // After a restore (new UID, no status) the annotation still names the service; a replaced
     // (gone) service's ID is not followed again.
     let restored = restore::recorded(obj)
