@@ -72,15 +72,19 @@ pub fn client_token(uid: &str, req: &CreateVpcEndpointService, replaced_service_
     h.update(b"\n");
     h.update(replaced_service_id.unwrap_or_default().as_bytes());
     let digest = hex::encode(h.finalize());
-    let uid_part: String = uid.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(40).collect();
-    format!("k8s-{uid_part}-{}", &digest[..16])
+    format!("k8s-{}-{}", uid_part(uid), &digest[..16])
+}
+
+/// The UID as a token carries it: its ASCII letters, digits and dashes, at most 40.
+fn uid_part(uid: &str) -> String {
+    uid.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(40).collect()
 }
 
 /// Whether `token` is one this object (`uid`) made: a status restored onto another object (a backup
 /// restored with its status) carries its old object's tokens.
 pub fn token_is_for(token: &str, uid: &str) -> bool {
-    let uid_part: String = uid.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(40).collect();
-    let hash = token.strip_prefix("k8s-").and_then(|t| t.strip_prefix(uid_part.as_str())?.strip_prefix('-'));
+    let uid = uid_part(uid);
+    let hash = token.strip_prefix("k8s-").and_then(|t| t.strip_prefix(uid.as_str())?.strip_prefix('-'));
     hash.is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 

@@ -261,21 +261,18 @@ impl Context {
         Some(self.schedule_wake(obj, poll, full_due))
     }
 
-    /// The Create of this object answered now: when to poll it first ([`pacing`]), counted from now.
-    fn created(&self, obj: &VpcEndpointService) -> Instant {
+    /// The Create of this object answered now with `service_id`: remember the ID until the status has it
+    /// ([`Self::created_here`]), and when to poll it first ([`pacing`]), counted from now.
+    fn created(&self, obj: &VpcEndpointService, service_id: &str) -> Instant {
         let kind = create::resource_type_str(obj.spec.service_resource_type);
         let planned = self.creating.lock().learnt(obj.region(), kind);
         let at = Instant::now();
-        self.objects.lock().entry(Self::gate_key(obj)).or_default().created_at =
-            Some(NewService { at, reads: 0, planned, creating_seen: None });
-        at + planned.unwrap_or(pacing::FIRST_POLL)
-    }
-
-    /// The Create of this object's service answered with `service_id`: remembered until the status has it.
-    fn remember_created(&self, obj: &VpcEndpointService, service_id: &str) {
         let uid = obj.metadata.uid.clone().unwrap_or_default();
-        self.objects.lock().entry(Self::gate_key(obj)).or_default().created_service =
-            Some(Box::new((uid, service_id.to_string())));
+        let mut objects = self.objects.lock();
+        let m = objects.entry(Self::gate_key(obj)).or_default();
+        m.created_at = Some(NewService { at, reads: 0, planned, creating_seen: None });
+        m.created_service = Some(Box::new((uid, service_id.to_string())));
+        at + planned.unwrap_or(pacing::FIRST_POLL)
     }
 
     /// The service this process created for this object (same UID), while its ID is not in the status
@@ -1108,8 +1105,7 @@ async fn create_service(
         format!("Created endpoint service {}", resp.service_id),
     )
     .await;
-    ctx.remember_created(obj, &resp.service_id);
-    let first_poll = ctx.created(obj);
+    let first_poll = ctx.created(obj, &resp.service_id);
     // The ID is kept in the object before any other cloud call, in one write: the restore annotations
     // (restore::record, with the account), which also survive a backup and restore. The status gets it
     // with the first read (the Ready write, or Creating when that read was early), not in a write of

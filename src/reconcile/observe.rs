@@ -104,12 +104,13 @@ pub async fn observe(
         && st.create_client_token.as_deref().is_some_and(|t| super::create::token_is_for(t, uid));
     // After a restore (new UID, no status) the annotation still names the service; a replaced
     // (gone) service's ID is not followed again.
-    let restored = restore::recorded(obj)
-        .0
-        .filter(|id| !sent && st.replaced_service_id.as_deref() != Some(*id))
-        .map(str::to_string);
+    let (restored, adopt) = if sent {
+        (None, None)
+    } else {
+        let restored = restore::recorded(obj).0.filter(|id| st.replaced_service_id.as_deref() != Some(*id));
+        (restored.map(str::to_string), obj.annotations().get(ADOPT_ANNOTATION).cloned())
+    };
     let known = recorded.clone().or(restored.clone());
-    let adopt = obj.annotations().get(ADOPT_ANNOTATION).filter(|_| !sent).cloned();
     if let Some(id) = known.clone().or(adopt) {
         let get = GetVpcEndpointServiceAttribute { region_id: region.clone(), service_id: id.clone() };
         return match ctx.cloud.call(creds, &get).await {

@@ -59,17 +59,7 @@ async fn first_reconcile_only_adds_the_finalizer() {
     assert_eq!(seen.body[1]["path"], "/metadata/finalizers");
     assert_eq!(seen.body[1]["value"], json!([FINALIZER]));
     task.await.unwrap().expect("reconcile succeeds");
-    assert_eq!(
-        ctx.metrics
-            .cloud_requests
-            .get_or_create(&crate::metrics::CloudLabels {
-                action: "CreateVpcEndpointService".into(),
-                code: "OK".into()
-            })
-            .get(),
-        0,
-        "no cloud call before the finalizer is in place"
-    );
+    assert_eq!(calls(&ctx, "CreateVpcEndpointService"), 0, "no cloud call before the finalizer is in place");
 }
 
 #[tokio::test]
